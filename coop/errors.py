@@ -1,0 +1,66 @@
+"""The exceptions coop raises.
+
+They live apart from the kernel so that the kernel module stays compilable and users can
+import them without pulling in the scheduler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Cancelled(BaseException):
+    """Thrown into a task at its ``yield`` when another task cancels it.
+
+    It derives from :class:`BaseException`, like :class:`KeyboardInterrupt`, so that a bare
+    ``except Exception:`` in user code cannot swallow a cancellation by accident::
+
+        def worker():
+            try:
+                yield coop.sleep(60)
+            finally:
+                print("cleaned up")   # runs when the worker is cancelled
+    """
+
+
+class Timeout(Exception):
+    """Raised by :func:`coop.timeout` and by waits given a ``timeout=`` when time runs out."""
+
+
+class Deadlock(RuntimeError):
+    """Raised by :func:`coop.run` when tasks wait and nothing can ever wake them.
+
+    ``str(err)`` names each stuck task and what it waits for; ``err.waits`` holds the same as
+    ``(task, description)`` pairs for programs that want to inspect it.
+
+    >>> def child(parent):
+    ...     yield coop.join(parent)          # waits for main, which waits for it
+    >>> def main():
+    ...     me = yield coop.current_task()
+    ...     yield coop.join((yield coop.spawn(child(me), name="child")))
+    >>> try:
+    ...     coop.run(main())
+    ... except coop.Deadlock as err:
+    ...     print(err)
+    deadlock: 2 task(s) wait and a wait-for cycle:
+      main waits for join(child)
+      child waits for join(main)
+    """
+
+    def __init__(self, message: str, waits: list[tuple[Any, str]] | None = None) -> None:
+        super().__init__(message)
+        self.waits: list[tuple[Any, str]] = list(waits or [])
+
+
+class WorkerCrashed(RuntimeError):
+    """A worker process died (``os._exit``, a segfault, the OOM killer) while running a call.
+
+    The waiting task gets this instead of hanging; the pool is replaced, so later offloads work.
+    """
+
+
+class CoopUsageError(RuntimeError):
+    """coop was used in a way it cannot honour (for example ``coop.run`` inside a running task).
+
+    The message says what was wrong and what to do instead.
+    """

@@ -1,0 +1,807 @@
+"""The kernel: ready queue, run loop, timers, parking, thread-safe hand-in, deadlock detection.
+
+Everything else in coop (effects, locks, queues, actors, pools) is built from the handful of
+mechanisms here: make a task ready with a value or an exception (`wake`), park it on a
+`WaitQueue` or a timer, call a function at a deadline (`call_at`), and accept work from other OS
+threads (`call_soon_threadsafe`). The kernel knows nothing of actors, locks or pools.
+
+The hot loop is written for CPython's interpreter (and to stay compilable with mypyc): a bare
+``yield`` is tested for before any dispatch, the ready deque is run in counted rounds, and the
+round's end is the one place that looks at timers, hand-ins and signals.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import selectors
+import signal
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from .clock import RealClock
+from .errors import Cancelled, CoopUsageError, Deadlock
+from .policy import Policy
+from .task import _CANCELLED, _DONE, _FAILED, _PENDING, Runnable, Task, Throw
+
+log = logging.getLogger("coop")
+
+
+class _Suspended:
+    """Returned by an effect that has parked (or re-queued) its task: do not resume it now."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SUSPENDED"
+
+
+SUSPENDED: Any = _Suspended()
+
+
+class Parkable(Protocol):
+    """What a waiting task can be parked on, as the kernel sees it."""
+
+    def unpark(self, task: Task[Any]) -> None:
+        """Forget the task: it is being cancelled or timed out."""
+
+    def describe(self) -> str:
+        """What the task waits for, in words, for deadlock reports and task dumps."""
+
+    def holders(self) -> list[Task[Any]]:
+        """The tasks that must act before this wait can end (for wait-for cycle detection)."""
+
+
+class WaitQueue:
+    """Tasks parked until someone wakes them, in FIFO order.
+
+    The one waiting mechanism every primitive is built on: ``park`` a task (with an optional
+    tag, such as the item a producer wants to put), then ``wake_one`` / ``wake_all`` with a value
+    or ``throw_one`` / ``throw_all`` with an exception. A parked task that is cancelled or timed
+    out is removed cleanly by the kernel through ``unpark``.
+    """
+
+    __slots__ = ("_holders", "_waiters", "_what")
+
+    def __init__(self, what: str | Callable[[], str] = "a wait queue",
+                 holders: Callable[[], Iterable[Task[Any]]] | None = None) -> None:
+        # A dict is an ordered set: FIFO order and O(1) removal of a cancelled waiter.
+        self._waiters: dict[Task[Any], Any] = {}
+        self._what = what
+        self._holders = holders
+
+    def park(self, task: Task[Any], tag: Any = None) -> Any:
+        """Park ``task`` at the back of the queue; returns SUSPENDED for an effect to return."""
+        task._parked_on = self
+        self._waiters[task] = tag
+        return SUSPENDED
+
+    def __len__(self) -> int:
+        return len(self._waiters)
+
+    def __bool__(self) -> bool:
+        return bool(self._waiters)
+
+    def waiters(self) -> list[Task[Any]]:
+        """The parked tasks, first to be woken first."""
+        return list(self._waiters)
+
+    def first(self) -> tuple[Task[Any], Any] | None:
+        """The first waiter and its tag, without waking it."""
+        for task, tag in self._waiters.items():
+            return task, tag
+        return None
+
+    def pop(self) -> tuple[Task[Any], Any] | None:
+        """Remove and return the first waiter and its tag (the caller then wakes it)."""
+        for task, tag in self._waiters.items():
+            del self._waiters[task]
+            return task, tag
+        return None
+
+    def wake_one(self, value: Any = None,
+                 revoke: Callable[[Any], None] | None = None) -> Task[Any] | None:
+        """Wake the first waiter with ``value``. ``revoke(value)`` is called if that task is
+        cancelled before it gets to run, so a resource handed over is never lost."""
+        popped = self.pop()
+        if popped is None:
+            return None
+        task = popped[0]
+        task._scheduler.wake(task, value, revoke)
+        return task
+
+    def wake_all(self, value: Any = None) -> int:
+        """Wake every waiter with ``value``; returns how many there were."""
+        waiters = self._waiters
+        self._waiters = {}
+        for task in waiters:
+            task._scheduler.wake(task, value)
+        return len(waiters)
+
+    def throw_one(self, exc: BaseException) -> Task[Any] | None:
+        """Wake the first waiter by raising ``exc`` at its ``yield``."""
+        popped = self.pop()
+        if popped is None:
+            return None
+        task = popped[0]
+        task._scheduler.wake(task, Throw(exc))
+        return task
+
+    def throw_all(self, exc: BaseException) -> int:
+        """Wake every waiter by raising ``exc`` at its ``yield``."""
+        waiters = self._waiters
+        self._waiters = {}
+        for task in waiters:
+            task._scheduler.wake(task, Throw(exc))
+        return len(waiters)
+
+    # Parkable
+    def unpark(self, task: Task[Any]) -> None:
+        self._waiters.pop(task, None)
+
+    def describe(self) -> str:
+        what = self._what
+        return what if isinstance(what, str) else what()
+
+    def holders(self) -> list[Task[Any]]:
+        return [] if self._holders is None else list(self._holders())
+
+    def __repr__(self) -> str:
+        return f"<WaitQueue {self.describe()} waiters={len(self._waiters)}>"
+
+
+class TimerHandle:
+    """A callback due at a deadline; ``cancel()`` stops it from running."""
+
+    __slots__ = ("args", "cancelled", "deadline", "fn")
+
+    def __init__(self, deadline: float, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.deadline = deadline
+        self.fn = fn
+        self.args = args
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+# Threads that can never hand work to a scheduler (idle pool workers of coop's own): their being
+# alive must not suppress deadlock detection. Names starting with "coop-" are counted here too.
+_internal_threads: set[int] = set()
+
+
+def ignore_thread(thread: threading.Thread) -> None:
+    """Tell deadlock detection that ``thread`` never hands work to a scheduler."""
+    if thread.ident is not None:
+        _internal_threads.add(thread.ident)
+
+
+_running = threading.local()
+
+
+def running_scheduler() -> Scheduler | None:
+    """The scheduler running in this OS thread, or None outside ``run()``."""
+    return getattr(_running, "scheduler", None)
+
+
+def check_runnable(obj: Any) -> None:
+    """Raise a TypeError that says what to do if ``obj`` cannot be run as a task."""
+    import inspect
+
+    if inspect.isgeneratorfunction(obj) or inspect.iscoroutinefunction(obj):
+        name = getattr(obj, "__name__", "fn")
+        raise TypeError(
+            f"{name} is a {'generator' if inspect.isgeneratorfunction(obj) else 'coroutine'} "
+            f"function, not a generator: call it, e.g. coop.spawn({name}(...)), "
+            f"as in coop.spawn(counter(5))"
+        )
+    if inspect.isgenerator(obj):
+        state = inspect.getgeneratorstate(obj)
+        if state != inspect.GEN_CREATED:
+            raise ValueError(
+                f"generator {obj.__name__} is already "
+                f"{'finished' if state == 'GEN_CLOSED' else 'started'}: "
+                f"a task must start from a fresh generator; call the generator function again"
+            )
+        return
+    if inspect.iscoroutine(obj):
+        cstate = inspect.getcoroutinestate(obj)
+        if cstate != inspect.CORO_CREATED:
+            raise ValueError(
+                f"coroutine {obj.__name__} is already "
+                f"{'finished' if cstate == 'CORO_CLOSED' else 'started'}: "
+                f"a task must start from a fresh coroutine; call the async function again"
+            )
+        return
+    if callable(getattr(obj, "send", None)) and callable(getattr(obj, "throw", None)):
+        return  # a generator-like object (say, Cython's): trust it
+    raise TypeError(
+        f"cannot run {obj!r} ({type(obj).__name__}) as a task: a task is a generator "
+        f"(call a function that contains `yield`) or a coroutine (call an `async def` function)"
+    )
+
+
+class Scheduler:
+    """Runs tasks cooperatively in one OS thread.
+
+    >>> def hello(name):
+    ...     yield coop.sleep(1)
+    ...     print("hello", name)
+    >>> sched = coop.Scheduler(clock=coop.VirtualClock())
+    >>> task = sched.spawn(hello("world"))
+    >>> sched.run()
+    hello world
+    >>> task.done()
+    True
+
+    Most programs call :func:`coop.run` instead, which also waits for the main task's result.
+    """
+
+    def __init__(self, *, clock: Any = None, policy: Policy | None = None) -> None:
+        self.clock: Any = clock if clock is not None else RealClock()
+        self.policy = policy
+        self._ready: deque[Task[Any]] = deque()
+        self._timers: list[tuple[float, int, Any]] = []
+        self._seq = itertools.count()
+        self._tasks: dict[int, Task[Any]] = {}
+        self._ids = itertools.count(1)
+        self._nondaemon = 0
+        self._main: Task[Any] | None = None
+        # Calls in flight on other threads or processes that will hand a result back.
+        self._external = 0
+        self._inbox: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
+        self._in_select = False
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._unobserved: dict[Task[Any], None] = {}
+        self._interrupts = 0
+        self._sigint_pending = False
+        self._interrupted = False
+        self._closers: list[Callable[[], None]] = []
+        #: Per-scheduler state of optional subsystems (offload pools, ...), by name.
+        self.services: dict[str, Any] = {}
+        self._closed = False
+
+    # ----------------------------------------------------------------- tasks
+
+    def spawn(self, coro: Runnable[Any], name: str | None = None,
+              daemon: bool = False) -> Task[Any]:
+        """Make ``coro`` a task at the back of the ready queue and return its :class:`Task`."""
+        check_runnable(coro)
+        return self._spawn(coro, name, daemon)
+
+    def _spawn(self, coro: Any, name: str | None, daemon: bool) -> Task[Any]:
+        if self._closed:
+            raise CoopUsageError("this scheduler has been closed; make a new one")
+        task: Task[Any] = Task(coro, self, next(self._ids), name, daemon)
+        self._tasks[task.id] = task
+        if not daemon:
+            self._nondaemon += 1
+        self._ready.append(task)
+        return task
+
+    def tasks(self) -> list[Task[Any]]:
+        """The tasks that have not finished yet, oldest first."""
+        return list(self._tasks.values())
+
+    def now(self) -> float:
+        """The scheduler clock's time."""
+        return float(self.clock.now())
+
+    # ----------------------------------------------------- waking and parking
+
+    def wake(self, task: Task[Any], value: Any = None,
+             revoke: Callable[[Any], None] | None = None) -> None:
+        """Make a parked task ready; it will be resumed with ``value`` (a :class:`Throw` raises).
+
+        ``revoke(value)`` is called if the task is cancelled before it runs.
+        """
+        task._parked_on = None
+        timer = task._timer
+        if timer is not None:
+            timer.cancelled = True
+            task._timer = None
+        task._value = value
+        task._revoke = revoke
+        self._ready.append(task)
+
+    def sleep_until(self, task: Task[Any], deadline: float) -> Any:
+        """Park ``task`` until the clock reaches ``deadline``; returns SUSPENDED."""
+        entry = (deadline, next(self._seq), task)
+        heapq.heappush(self._timers, entry)
+        task._parked_on = entry
+        return SUSPENDED
+
+    def call_at(self, deadline: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
+        """Run ``fn(*args)`` in the scheduler thread once the clock reaches ``deadline``."""
+        handle = TimerHandle(deadline, fn, args)
+        heapq.heappush(self._timers, (deadline, next(self._seq), handle))
+        return handle
+
+    def set_deadline(self, task: Task[Any], deadline: float,
+                     exc_factory: Callable[[], BaseException]) -> TimerHandle:
+        """While ``task`` stays parked, throw ``exc_factory()`` into it at ``deadline``.
+
+        The timer is disarmed as soon as the task is woken for any other reason.
+        """
+        handle = self.call_at(deadline, self._deadline_passed, task, exc_factory)
+        task._timer = handle
+        return handle
+
+    def _deadline_passed(self, task: Task[Any],
+                         exc_factory: Callable[[], BaseException]) -> None:
+        task._timer = None
+        if task._parked_on is not None and task._outcome == _PENDING:
+            self._unpark(task)
+            self.wake(task, Throw(exc_factory()))
+
+    def _unpark(self, task: Task[Any]) -> None:
+        parked = task._parked_on
+        task._parked_on = None
+        if parked is not None and parked.__class__ is not tuple:  # tuples are sleep timers
+            parked.unpark(task)
+
+    def cancel(self, task: Task[Any], exc: BaseException | None = None) -> bool:
+        """Throw ``exc`` (a new :class:`coop.Cancelled` by default) into ``task`` at its yield.
+
+        A parked task is unparked first; a task woken with a resource it has not used yet gives
+        it back. Returns False if the task had already finished.
+        """
+        if task._outcome != _PENDING:
+            return False
+        if exc is None:
+            exc = Cancelled()
+        if task._parked_on is not None:
+            self._unpark(task)
+            self.wake(task, Throw(exc))
+        else:
+            revoke = task._revoke
+            if revoke is not None:
+                task._revoke = None
+                revoke(task._value)
+            task._value = Throw(exc)
+        return True
+
+    # --------------------------------------------------- other OS threads
+
+    def call_soon_threadsafe(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` in the scheduler's thread soon; safe to call from any thread.
+
+        Wakes the scheduler if it is blocked waiting, so no CPU is spent polling.
+        """
+        self._inbox.append((fn, args))
+        if self._in_select:
+            try:
+                self._wake_w.send(b"\0")
+            except OSError:  # the buffer is full of wake-ups already, or we are closing
+                pass
+
+    def begin_external(self) -> None:
+        """Note that a call is in flight elsewhere and will hand a result back.
+
+        While any is, waiting tasks are not a deadlock and a virtual clock does not jump.
+        """
+        self._external += 1
+
+    def end_external(self) -> None:
+        """Note that an external call has handed its result back (call in the scheduler thread)."""
+        self._external -= 1
+
+    def add_closer(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` when this scheduler's run ends (pools shut down this way)."""
+        self._closers.append(fn)
+
+    # ------------------------------------------------------------- running
+
+    def run(self) -> None:
+        """Run until every task has finished.
+
+        Raises :class:`coop.Deadlock` if tasks wait and nothing can wake them, and
+        KeyboardInterrupt after a Ctrl-C has cancelled every task.
+        """
+        self._run(None)
+
+    def run_main(self, coro: Runnable[Any], name: str | None = "main") -> Any:
+        """Run ``coro`` as the main task, as :func:`coop.run` does, and return its result."""
+        check_runnable(coro)
+        main = self._spawn(coro, name, False)
+        self._main = main
+        self._run(main)
+        return main.result()
+
+    def _run(self, main: Task[Any] | None) -> None:
+        if running_scheduler() is not None:
+            raise CoopUsageError(
+                "coop.run() was called from inside a running task; a task must not start a "
+                "second scheduler. Use `yield coop.spawn(gen)` or `yield from gen` instead"
+            )
+        _running.scheduler = self
+        installed = self._install_sigint()
+        try:
+            try:
+                self._loop(main is not None)
+                if main is not None and self._tasks:
+                    # Daemon tasks still running when the program is done get cancelled, and
+                    # their cleanup runs before run() returns.
+                    for task in list(self._tasks.values()):
+                        self.cancel(task)
+                    self._loop(False)
+            except BaseException:
+                self._close_all_tasks()
+                raise
+            if self._interrupted:
+                raise KeyboardInterrupt
+        finally:
+            if installed is not None:
+                signal.signal(signal.SIGINT, installed)
+            _running.scheduler = None
+            self._report_unobserved()
+            self._close_services()
+
+    def _loop(self, until_main_done: bool) -> None:
+        if self.policy is not None:
+            self._loop_with_policy(until_main_done)
+            return
+        ready = self._ready
+        popleft = ready.popleft
+        append = ready.append
+        timers = self._timers
+        inbox = self._inbox
+        clock = self.clock
+        while True:
+            for _ in range(len(ready)):
+                task = popleft()
+                if task._value is None:
+                    try:
+                        effect = task._coro.send(None)
+                    except BaseException as exc:
+                        self._finish(task, exc)
+                        continue
+                    if effect is None:
+                        append(task)
+                    else:
+                        self._dispatch(task, effect)
+                else:
+                    self._step(task)
+            if (self._nondaemon if until_main_done else len(self._tasks)) == 0:
+                return
+            if not ready:
+                self._poll(True)
+            elif inbox or self._sigint_pending or (timers and timers[0][0] <= clock.now()):
+                self._poll(False)
+
+    def _loop_with_policy(self, until_main_done: bool) -> None:
+        assert self.policy is not None
+        pick = self.policy.pick
+        ready = self._ready
+        while (self._nondaemon if until_main_done else len(self._tasks)) != 0:
+            if not ready:
+                self._poll(True)
+                continue
+            index = pick(len(ready))
+            if index:
+                task = ready[index]
+                del ready[index]
+            else:
+                task = ready.popleft()
+            self._step(task)
+            self._poll(False)
+
+    def _step(self, task: Task[Any]) -> None:
+        """Resume one task with its pending value and handle what it yields."""
+        value = task._value
+        coro = task._coro
+        try:
+            if value is None:
+                effect = coro.send(None)
+            else:
+                task._value = None
+                task._revoke = None
+                effect = coro.throw(value.exc) if value.__class__ is Throw else coro.send(value)
+        except BaseException as exc:
+            self._finish(task, exc)
+            return
+        if effect is None:
+            self._ready.append(task)
+        else:
+            self._dispatch(task, effect)
+
+    def _dispatch(self, task: Task[Any], effect: Any) -> None:
+        """Apply what a task yielded; resume it at once while effects complete immediately."""
+        coro = task._coro
+        while True:
+            try:
+                apply = effect._coop_apply
+            except AttributeError:
+                value: Any = Throw(TypeError(_bad_yield_message(task, effect)))
+            else:
+                try:
+                    value = apply(self, task)
+                except BaseException as exc:  # the effect refused: the error is the task's own
+                    value = Throw(exc)
+            if value is SUSPENDED:
+                return
+            try:
+                effect = coro.throw(value.exc) if value.__class__ is Throw else coro.send(value)
+            except BaseException as exc:
+                self._finish(task, exc)
+                return
+            if effect is None:
+                self._ready.append(task)
+                return
+
+    def _finish(self, task: Task[Any], exc: BaseException) -> None:
+        """Record how a task ended and hand the outcome to whoever joins it."""
+        if exc.__class__ is StopIteration:
+            task._outcome = _DONE
+            task._result = exc.value
+        elif isinstance(exc, Cancelled):
+            task._outcome = _CANCELLED
+            task._result = exc
+        else:
+            if isinstance(exc, KeyboardInterrupt) and self._interrupts >= 2:
+                raise exc  # the second Ctrl-C: stop at once
+            task._outcome = _FAILED
+            task._result = exc
+        task.name  # noqa: B018  (fix the name while the generator can still tell it)
+        del self._tasks[task.id]
+        if not task.daemon:
+            self._nondaemon -= 1
+        joiners = task._joiners
+        if joiners:
+            task._observed = True
+            task._joiners = None
+            self._wake_joiners(task, joiners)
+        elif task._outcome == _FAILED and not task.daemon and task is not self._main:
+            self._unobserved[task] = None
+        if task is self._main and task._outcome != _DONE:
+            # The program failed: nobody will wait for the other tasks, so stop them (their
+            # cleanup runs) rather than leave run() waiting on work whose purpose is gone.
+            for other in list(self._tasks.values()):
+                self.cancel(other)
+
+    def _wake_joiners(self, task: Task[Any], joiners: WaitQueue) -> None:
+        for waiter, quiet in joiners._waiters.items():
+            if quiet or task._outcome == _DONE:
+                self.wake(waiter, None if quiet else task._result)
+            else:
+                self.wake(waiter, Throw(task._result))
+        joiners._waiters = {}
+
+    def joiners_of(self, task: Task[Any]) -> WaitQueue:
+        """The queue of tasks waiting for ``task`` to end (made on first use)."""
+        queue = task._joiners
+        if queue is None:
+            queue = task._joiners = WaitQueue(lambda: f"join({task.name})", lambda: [task])
+        return queue
+
+    # ------------------------------------------------ timers, hand-ins, idling
+
+    def _poll(self, block: bool) -> None:
+        """Fire due timers, run hand-ins from other threads, react to Ctrl-C.
+
+        With ``block`` and nothing ready, wait in the selector until the next timer or a
+        hand-in, or jump a virtual clock, or raise Deadlock if nothing can ever happen.
+        """
+        timers = self._timers
+        clock = self.clock
+        timeout: float | None = 0.0
+        if block and not self._inbox and not self._sigint_pending:
+            if timers:
+                if clock.virtual:
+                    if self._external:
+                        timeout = None  # offloaded calls take no virtual time: wait for them
+                    else:
+                        clock.advance_to(timers[0][0])
+                else:
+                    timeout = max(0.0, timers[0][0] - clock.now())
+            elif self._external:
+                timeout = None
+            else:
+                self._check_deadlock()
+                timeout = None  # another OS thread may still hand something in
+        if timeout != 0.0 or self._in_select_needed():
+            self._in_select = True
+            try:
+                if self._inbox:
+                    timeout = 0.0
+                events = self._selector.select(timeout)
+            finally:
+                self._in_select = False
+            for key, _ in events:
+                if key.data is None:
+                    self._drain_wakeups()
+        inbox = self._inbox
+        while inbox:
+            fn, args = inbox.popleft()
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("coop: a call handed in from another thread failed: %r", fn)
+        if timers:
+            now = clock.now()
+            while timers and timers[0][0] <= now:
+                entry = heapq.heappop(timers)
+                target = entry[2]
+                if target.__class__ is TimerHandle:
+                    if not target.cancelled:
+                        target.fn(*target.args)
+                elif target._parked_on is entry:
+                    self.wake(target)
+        if self._sigint_pending:
+            self._sigint_pending = False
+            self._cancel_everything()
+
+    def _in_select_needed(self) -> bool:
+        # Only the wake-up socket is registered for now: a non-blocking select would find
+        # nothing the inbox does not already show.
+        return False
+
+    def _drain_wakeups(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    def _check_deadlock(self) -> None:
+        """Raise Deadlock if the waiting tasks can never be woken."""
+        waiting = [t for t in self._tasks.values() if t._parked_on is not None]
+        if not waiting:
+            return
+        cycle = self._find_cycle(waiting)
+        if cycle is None and self._foreign_threads_alive():
+            return
+        stuck = cycle if cycle is not None else waiting
+        waits = [(t, self.describe_wait(t)) for t in stuck]
+        kind = "a wait-for cycle" if cycle is not None else "nothing can wake them"
+        lines = "\n".join(f"  {t.name} waits for {what}" for t, what in waits)
+        raise Deadlock(f"deadlock: {len(waits)} task(s) wait and {kind}:\n{lines}", waits)
+
+    def _find_cycle(self, waiting: list[Task[Any]]) -> list[Task[Any]] | None:
+        edges: dict[Task[Any], list[Task[Any]]] = {}
+        for task in waiting:
+            parked = task._parked_on
+            if parked.__class__ is not tuple:
+                edges[task] = [h for h in parked.holders() if h._parked_on is not None]
+        done: set[Task[Any]] = set()
+        for start in edges:
+            path: list[Task[Any]] = []
+            on_path: set[Task[Any]] = set()
+            node: Task[Any] | None = start
+            while node is not None and node not in done:
+                if node in on_path:
+                    return path[path.index(node):]
+                on_path.add(node)
+                path.append(node)
+                following = edges.get(node, [])
+                node = following[0] if following else None
+            done.update(path)
+        return None
+
+    def _foreign_threads_alive(self) -> bool:
+        me = threading.get_ident()
+        for thread in threading.enumerate():
+            if thread.ident == me or thread.ident in _internal_threads:
+                continue
+            if thread.name.startswith("coop-") or not thread.is_alive():
+                continue
+            return True
+        return False
+
+    def describe_wait(self, task: Task[Any]) -> str:
+        """What a parked task waits for, in words."""
+        parked = task._parked_on
+        if parked is None:
+            return "nothing (it is ready)"
+        if parked.__class__ is tuple:
+            return f"a timer (sleep until t={parked[0]:.6g})"
+        return str(parked.describe())
+
+    # ------------------------------------------------------------- Ctrl-C
+
+    def _install_sigint(self) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return None  # someone else owns Ctrl-C; leave it to them
+        return signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        # Runs between two bytecodes of whatever the main thread was doing, possibly kernel
+        # bookkeeping: so the first Ctrl-C only raises a flag that the loop acts on at a safe
+        # point. The second one is a request to stop now, wherever that lands.
+        self._interrupts += 1
+        if self._interrupts >= 2:
+            raise KeyboardInterrupt
+        self._sigint_pending = True
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:
+            pass
+
+    def _cancel_everything(self) -> None:
+        self._interrupted = True
+        order = list(self._tasks.values())
+        if self._main is not None and self._main in order:
+            order.remove(self._main)
+            order.insert(0, self._main)
+        for task in order:
+            self.cancel(task, Cancelled("KeyboardInterrupt"))
+
+    # ------------------------------------------------------------- cleanup
+
+    def _close_all_tasks(self) -> None:
+        """After an error that stops the loop, let every live task's ``finally`` blocks run."""
+        for task in list(self._tasks.values()):
+            try:
+                task._coro.close()
+            except BaseException:  # a task that yields in `finally` cannot be helped now
+                pass
+            task._outcome = _CANCELLED
+            task._result = Cancelled("the scheduler stopped")
+            self._tasks.pop(task.id, None)
+        self._ready.clear()
+        self._nondaemon = 0
+
+    def _report_unobserved(self) -> None:
+        for task in list(self._unobserved):
+            if not task._observed:
+                log.error("coop: task %r failed and nobody joined it", task.name,
+                          exc_info=task._result)
+        self._unobserved.clear()
+
+    def _close_services(self) -> None:
+        closers, self._closers = self._closers, []
+        for close in reversed(closers):
+            try:
+                close()
+            except Exception:
+                log.exception("coop: shutting down %r failed", close)
+
+    def close(self) -> None:
+        """Release the selector and wake-up sockets. The scheduler cannot run again after."""
+        if self._closed:
+            return
+        self._closed = True
+        self._close_all_tasks()
+        self._close_services()
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def __enter__(self) -> Scheduler:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _bad_yield_message(task: Task[Any], obj: Any) -> str:
+    import inspect
+
+    shown = repr(obj)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    if isinstance(obj, Task):
+        hint = "to wait for a task, yield coop.join(task)"
+    elif inspect.isgenerator(obj):
+        hint = ("to run a generator inline use `yield from gen`; "
+                "to run it as a separate task use `yield coop.spawn(gen)`")
+    elif inspect.iscoroutine(obj):
+        hint = "to run a coroutine as a task use `yield coop.spawn(coro)`"
+    elif type(obj).__module__.startswith(("asyncio", "concurrent")):
+        hint = ("coop does not run asyncio awaitables or futures; use coop.sleep, coop.to_thread "
+                "or coop's primitives instead")
+    else:
+        hint = ("yield an effect such as coop.sleep(1) or coop.join(task), "
+                "or a bare `yield` to give up the turn")
+    return (f"task {task.name!r} yielded {shown} ({type(obj).__name__}), "
+            f"which is not a coop effect: {hint}")

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""The project's two commands, working on a fresh clone where only python3 exists.
+
+    python3 dev.py demo    set up .venv and run every example, printing what it prints
+    python3 dev.py test    set up .venv and run the whole suite: ruff, mypy --strict,
+                           pytest (with hypothesis, doctests, examples), the docs build
+
+Set-up is idempotent: .venv is made once and reinstalled only when pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+EXTRAS = {"demo": "progress", "test": "dev,docs,bench,dask,ray,progress,loky,plot"}
+
+
+def sh(*cmd: str | Path, **kw: object) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)  # type: ignore[call-overload]
+
+
+def setup(extras: str) -> None:
+    if not PY.exists():
+        sh(sys.executable, "-m", "venv", VENV)
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    stamp = VENV / f".coop-installed-{extras.replace(',', '_')}"
+    if stamp.exists() and stamp.read_text() == want:
+        return
+    sh(PY, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-U", "pip")
+    sh(PY, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f".[{extras}]")
+    stamp.write_text(want)
+
+
+def demo() -> None:
+    setup(EXTRAS["demo"])
+    for example in sorted((ROOT / "examples").glob("*.py")):
+        print(f"\n=== examples/{example.name}", flush=True)
+        sh(PY, example)
+
+
+def test() -> None:
+    setup(EXTRAS["test"])
+    started = time.monotonic()
+    sh(BIN / "ruff", "check", "coop", "tests", "examples", "benchmarks", "docs", "dev.py")
+    sh(PY, "-m", "mypy", "--strict", "coop")
+    sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    sh(PY, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "docs", "docs/_build/html")
+    print(f"\nwhole suite passed in {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    commands = {"demo": demo, "test": test}
+    if len(sys.argv) != 2 or sys.argv[1] not in commands:
+        sys.exit(f"usage: python3 dev.py {{{'|'.join(commands)}}}")
+    try:
+        commands[sys.argv[1]]()
+    except subprocess.CalledProcessError as err:
+        sys.exit(err.returncode or 1)
