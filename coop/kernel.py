@@ -261,6 +261,7 @@ class Scheduler:
         self._wake_w.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._unobserved: dict[Task[Any], None] = {}
+        self._done_callbacks: dict[Task[Any], list[Callable[[Task[Any]], None]]] = {}
         self._interrupts = 0
         self._sigint_pending = False
         self._interrupted = False
@@ -286,6 +287,30 @@ class Scheduler:
             self._nondaemon += 1
         self._ready.append(task)
         return task
+
+    def add_done_callback(self, task: Task[Any], fn: Callable[[Task[Any]], None]) -> None:
+        """Call ``fn(task)`` in the scheduler thread as soon as ``task`` ends (at once if it has).
+
+        Links, monitors and supervisors are built on this. A callback that raises is logged and
+        does not disturb the scheduler.
+        """
+        if task._outcome != _PENDING:
+            self._run_callback(fn, task)
+        else:
+            self._done_callbacks.setdefault(task, []).append(fn)
+
+    def remove_done_callback(self, task: Task[Any], fn: Callable[[Task[Any]], None]) -> None:
+        """Forget a callback added with :meth:`add_done_callback` (no error if absent)."""
+        callbacks = self._done_callbacks.get(task)
+        if callbacks is not None and fn in callbacks:
+            callbacks.remove(fn)
+
+    @staticmethod
+    def _run_callback(fn: Callable[[Task[Any]], None], task: Task[Any]) -> None:
+        try:
+            fn(task)
+        except Exception:
+            log.exception("coop: a done-callback of task %r failed", task.name)
 
     def tasks(self) -> list[Task[Any]]:
         """The tasks that have not finished yet, oldest first."""
@@ -554,6 +579,12 @@ class Scheduler:
         del self._tasks[task.id]
         if not task.daemon:
             self._nondaemon -= 1
+        if self._done_callbacks:
+            callbacks = self._done_callbacks.pop(task, None)
+            if callbacks:
+                task._observed = True
+                for fn in callbacks:
+                    self._run_callback(fn, task)
         joiners = task._joiners
         if joiners:
             task._observed = True

@@ -736,3 +736,33 @@ def test_default_task_name_is_function_and_id():
         return task.name
 
     assert coop.run(main()) == "worker-2"
+
+
+def test_done_callbacks_run_when_a_task_ends_and_a_failing_callback_is_contained(caplog):
+    seen = []
+
+    def child():
+        yield coop.sleep(1)
+        raise ValueError("child failed")
+
+    def broken_callback(task):
+        raise RuntimeError("callback bug")
+
+    def main():
+        task = yield coop.spawn(child())
+        sched = task._scheduler
+        sched.add_done_callback(task, broken_callback)
+        sched.add_done_callback(task, lambda t: seen.append((t.name, type(t.exception()))))
+        removed = []
+        sched.add_done_callback(task, removed.append)
+        sched.remove_done_callback(task, removed.append)
+        yield coop.sleep(2)
+        sched.add_done_callback(task, lambda t: seen.append("late"))
+        return removed
+
+    with caplog.at_level(logging.ERROR, logger="coop"):
+        assert vrun(main()) == []
+    assert seen == [("child-2", ValueError), "late"]
+    assert "callback bug" in caplog.text
+    # The monitor saw the failure, so it is not also reported as unjoined.
+    assert "nobody joined" not in caplog.text
