@@ -1,11 +1,18 @@
 """coop: a cooperative scheduler for plain Python generators."""
 
+# Each subsystem lists its public names in its own __all__; they are re-exported here so that
+# a new name needs no edit to this file.
+from . import actors, offload, structured, sync
+from .actors import *  # noqa: F403
 from .clock import RealClock, VirtualClock
 from .effects import Effect, cancel, current_task, join, now, sleep, spawn
 from .errors import Cancelled, CoopUsageError, Deadlock, Timeout, WorkerCrashed
 from .kernel import Scheduler, WaitQueue
+from .offload import *  # noqa: F403
 from .policy import FifoPolicy, RandomPolicy
 from .runner import run
+from .structured import *  # noqa: F403
+from .sync import *  # noqa: F403
 from .task import Task, TaskState
 
 __all__ = [
@@ -30,6 +37,10 @@ __all__ = [
     "run",
     "sleep",
     "spawn",
+    *actors.__all__,
+    *offload.__all__,
+    *structured.__all__,
+    *sync.__all__,
 ]
 
 __version__ = "0.1.0"
