@@ -354,18 +354,41 @@ class Scheduler:
                      exc_factory: Callable[[], BaseException]) -> TimerHandle:
         """While ``task`` stays parked, throw ``exc_factory()`` into it at ``deadline``.
 
-        The timer is disarmed as soon as the task is woken for any other reason.
+        The timer is disarmed as soon as the task is woken for any other reason. A task has one
+        deadline at a time; an earlier one already set is kept (it would fire first anyway).
         """
-        handle = self.call_at(deadline, self._deadline_passed, task, exc_factory)
+        current = task._timer
+        if current is not None and not current.cancelled and current.deadline <= deadline:
+            return current  # type: ignore[no-any-return]
+        if current is not None:
+            current.cancelled = True
+        handle = TimerHandle(deadline, self._deadline_passed, ())
+        handle.args = (task, exc_factory, handle)
+        heapq.heappush(self._timers, (deadline, next(self._seq), handle))
         task._timer = handle
         return handle
 
-    def _deadline_passed(self, task: Task[Any],
-                         exc_factory: Callable[[], BaseException]) -> None:
+    def _deadline_passed(self, task: Task[Any], exc_factory: Callable[[], BaseException],
+                         handle: TimerHandle) -> None:
+        if task._timer is not handle:
+            return  # a later wait of the same task: this deadline is not its own
         task._timer = None
         if task._parked_on is not None and task._outcome == _PENDING:
-            self._unpark(task)
-            self.wake(task, Throw(exc_factory()))
+            self.interrupt(task, exc_factory())
+
+    def interrupt(self, task: Task[Any], exc: BaseException) -> None:
+        """Raise ``exc`` in a parked task at its ``yield`` (cancellation, timeouts).
+
+        What the task is parked on may take the interruption over (a gather first cancels its
+        children and wakes the task once their cleanup is done); otherwise the task is
+        unparked and woken with the exception at once.
+        """
+        parked = task._parked_on
+        take_over = getattr(parked, "interrupt", None)
+        if take_over is not None and take_over(task, exc):
+            return
+        self._unpark(task)
+        self.wake(task, Throw(exc))
 
     def _unpark(self, task: Task[Any]) -> None:
         parked = task._parked_on
@@ -384,8 +407,7 @@ class Scheduler:
         if exc is None:
             exc = Cancelled()
         if task._parked_on is not None:
-            self._unpark(task)
-            self.wake(task, Throw(exc))
+            self.interrupt(task, exc)
         else:
             revoke = task._revoke
             if revoke is not None:

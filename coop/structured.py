@@ -1,3 +1,260 @@
-"""(being written)"""
+"""Structured concurrency: run several pieces of work as one, and bound work by time.
 
-__all__: list[str] = []
+``gather``, ``race`` and ``timeout`` own the children they start: when they return or raise,
+every child they cancelled has finished its cleanup, and a task cancelled while inside one of
+them cancels its children first. No orphan keeps running unseen.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .effects import Effect, _check_seconds
+from .errors import Timeout
+from .kernel import SUSPENDED, TimerHandle, check_runnable
+from .task import _DONE, Task, Throw
+
+if TYPE_CHECKING:
+    from .kernel import Scheduler
+
+__all__ = ["gather", "race", "timeout"]
+
+T = TypeVar("T")
+
+_ALL, _FIRST, _ONLY = "gather", "race", "timeout"
+
+
+def _run_effect(effect: Effect[T]) -> Generator[Any, Any, T]:
+    return (yield effect)  # type: ignore[no-any-return]
+
+
+def _as_work(item: Any, what: str) -> Any:
+    """A Task is watched as it is; a generator or coroutine is spawned; an effect is wrapped."""
+    if isinstance(item, Task):
+        return item
+    if isinstance(item, Effect):
+        return _run_effect(item)
+    try:
+        check_runnable(item)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{what}: {err}") from None
+    return item
+
+
+class _Group:
+    """The children of one gather/race/timeout, and the task waiting for them.
+
+    It is what the waiting task is parked on, so the kernel routes the task's cancellation
+    here (``interrupt``): the children are cancelled first and the task is woken with the
+    exception only once every one of them has finished.
+    """
+
+    __slots__ = ("kernel", "caller", "mode", "children", "results", "pending", "outcome",
+                 "closing", "parked", "timer", "label")
+
+    def __init__(self, kernel: Scheduler, caller: Task[Any], mode: str, label: str) -> None:
+        self.kernel = kernel
+        self.caller = caller
+        self.mode = mode
+        self.label = label
+        self.children: list[Task[Any]] = []
+        self.results: list[Any] = []
+        self.pending = 0
+        # What to resume the caller with once every child has ended: a value or a Throw.
+        self.outcome: Any = None
+        self.closing = False
+        self.parked = False
+        self.timer: TimerHandle | None = None
+
+    def start(self, work: list[Any]) -> Any:
+        kernel = self.kernel
+        for item in work:
+            child = item if isinstance(item, Task) else kernel._spawn(item, None, False)
+            if child._scheduler is not kernel:
+                raise ValueError(f"{self.mode}: {child!r} belongs to another scheduler")
+            self.children.append(child)
+        self.results = [None] * len(self.children)
+        self.pending = len(self.children)
+        for index, child in enumerate(self.children):
+            kernel.add_done_callback(child, functools.partial(self._child_done, index))
+        if self.pending == 0 and not self.closing:
+            self._close(self.results if self.mode == _ALL else None)
+        if self.pending == 0:
+            return self._deliver_now()
+        self.parked = True
+        self.caller._parked_on = self
+        return SUSPENDED
+
+    def _child_done(self, index: int, child: Task[Any]) -> None:
+        self.pending -= 1
+        if not self.closing:
+            if child._outcome == _DONE:
+                if self.mode == _ALL:
+                    self.results[index] = child._result
+                    if self.pending == 0:
+                        self._close(self.results)
+                elif self.mode == _FIRST:
+                    self._close((index, child._result))
+                else:
+                    self._close(child._result)
+            else:
+                self._close(Throw(child._result))  # the first failure wins; the rest are cut
+        if self.pending == 0 and self.closing and self.parked:
+            self.parked = False
+            self.kernel.wake(self.caller, self.outcome)
+
+    def _close(self, outcome: Any) -> None:
+        """Settle the outcome and cancel every child still running."""
+        self.closing = True
+        self.outcome = outcome
+        if self.timer is not None:
+            self.timer.cancel()
+        for child in self.children:
+            self.kernel.cancel(child)
+
+    def _deliver_now(self) -> Any:
+        if self.outcome.__class__ is Throw:
+            raise self.outcome.exc
+        return self.outcome
+
+    def deadline_passed(self, seconds: float) -> None:
+        self.timer = None
+        if not self.closing:
+            self._close(Throw(Timeout(f"timed out after {seconds:g} s")))
+
+    # Parkable
+    def interrupt(self, task: Task[Any], exc: BaseException) -> bool:
+        if self.pending == 0:
+            return False
+        if self.closing:
+            # Already winding down: the interruption replaces the outcome, nothing else to do.
+            self.outcome = Throw(exc)
+        else:
+            self._close(Throw(exc))
+        return True
+
+    def unpark(self, task: Task[Any]) -> None:
+        self.parked = False
+        if not self.closing:
+            self._close(None)
+
+    def describe(self) -> str:
+        running = [c.name for c in self.children if not c.done()]
+        return f"{self.label} of {', '.join(running) or 'nothing'}"
+
+    def holders(self) -> list[Task[Any]]:
+        return [c for c in self.children if not c.done()]
+
+
+class Gather(Effect[list[Any]]):
+    __slots__ = ("work",)
+
+    def __init__(self, work: tuple[Any, ...]) -> None:
+        self.work = [_as_work(item, "coop.gather") for item in work]
+
+    def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
+        return _Group(kernel, task, _ALL, "gather").start(self.work)
+
+
+def gather(*work: Any) -> Gather:
+    """Run generators, coroutines, effects or tasks together; returns all results in order.
+
+    The first failure cancels the rest (their ``finally`` blocks run to the end) and is then
+    raised. If the task waiting in ``gather`` is cancelled, every child is cancelled first.
+
+    >>> def square(x):
+    ...     yield coop.sleep(x)
+    ...     return x * x
+    >>> def main():
+    ...     return (yield coop.gather(square(3), square(1), square(2)))
+    >>> coop.run(main(), clock=coop.VirtualClock())
+    [9, 1, 4]
+    """
+    return Gather(work)
+
+
+class Race(Effect[tuple[int, Any]]):
+    __slots__ = ("work",)
+
+    def __init__(self, work: tuple[Any, ...]) -> None:
+        if not work:
+            raise ValueError("coop.race needs at least one contender")
+        self.work = [_as_work(item, "coop.race") for item in work]
+
+    def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
+        return _Group(kernel, task, _FIRST, "race").start(self.work)
+
+
+def race(*work: Any) -> Race:
+    """Run contenders together; returns ``(index, result)`` of the first to finish.
+
+    The others are cancelled and have finished their cleanup when ``race`` returns. If the
+    first to finish raised, that exception is raised instead.
+
+    >>> def after(seconds, value):
+    ...     yield coop.sleep(seconds)
+    ...     return value
+    >>> def main():
+    ...     return (yield coop.race(after(5, "slow"), after(1, "fast")))
+    >>> coop.run(main(), clock=coop.VirtualClock())
+    (1, 'fast')
+    """
+    return Race(work)
+
+
+class TimeoutEffect(Effect[T]):
+    __slots__ = ("seconds", "work")
+
+    def __init__(self, seconds: float | None, work: Any) -> None:
+        self.seconds = None if seconds is None else _check_seconds(seconds, "coop.timeout")
+        if isinstance(work, (Effect, Task)):
+            self.work = work
+        elif inspect.isgenerator(work) or inspect.iscoroutine(work):
+            self.work = _as_work(work, "coop.timeout")
+        else:
+            raise TypeError(
+                f"coop.timeout(seconds, work): work must be an effect (coop.sleep(1), "
+                f"queue.get(), ...), a generator, a coroutine or a Task; got {work!r}"
+            )
+
+    def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
+        seconds = self.seconds
+        work = self.work
+        if isinstance(work, Effect):
+            # A single wait needs no child task: arm a deadline on the wait itself.
+            value = work._coop_apply(kernel, task)
+            if value is SUSPENDED and task._parked_on is not None and seconds is not None:
+                kernel.set_deadline(task, kernel.clock.now() + seconds,
+                                    lambda: Timeout(f"timed out after {seconds:g} s"))
+            return value
+        group = _Group(kernel, task, _ONLY, "timeout")
+        value = group.start([work])
+        if value is SUSPENDED and seconds is not None:
+            group.timer = kernel.call_at(kernel.clock.now() + seconds, group.deadline_passed,
+                                         seconds)
+        return value
+
+
+def timeout(seconds: float | None, work: Any) -> TimeoutEffect[Any]:
+    """Wait for ``work`` for at most ``seconds``; raises :class:`coop.Timeout` past that.
+
+    ``work`` is an effect (``coop.sleep``, ``queue.get()``, ``coop.join(task)``...), a
+    generator or coroutine (run as a child task), or a Task. On timeout the work is cancelled
+    and its cleanup has finished before ``Timeout`` is raised. ``seconds=None`` waits forever.
+
+    >>> def slow():
+    ...     yield coop.sleep(10)
+    ...     return "finished"
+    >>> def main():
+    ...     try:
+    ...         return (yield coop.timeout(1, slow()))
+    ...     except coop.Timeout as err:
+    ...         return f"gave up: {err}"
+    >>> coop.run(main(), clock=coop.VirtualClock())
+    'gave up: timed out after 1 s'
+    """
+    return TimeoutEffect(seconds, work)
+
