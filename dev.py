@@ -51,7 +51,9 @@ def demo() -> None:
 def test() -> None:
     setup(EXTRAS["test"])
     started = time.monotonic()
-    sh(BIN / "ruff", "check", "coop", "tests", "examples", "benchmarks", "docs", "dev.py")
+    lint = [p for p in ("coop", "tests", "examples", "benchmarks", "docs", "dev.py", "conftest.py")
+            if (ROOT / p).exists()]
+    sh(BIN / "ruff", "check", *lint)
     sh(PY, "-m", "mypy", "--strict", "coop")
     sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider")
     sh(PY, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "docs", "docs/_build/html")

@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 project = "coop"
 author = "the coop developers"
-copyright = "2026, the coop developers"  # noqa: A001
+copyright = "2026, the coop developers"
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon",
               "sphinx.ext.viewcode"]
 html_theme = "furo"
