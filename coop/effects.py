@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
+from types import GeneratorType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .errors import Cancelled, CoopUsageError
@@ -110,7 +111,11 @@ class Spawn(Effect[Task[T]]):
     __slots__ = ("coro", "daemon", "name")
 
     def __init__(self, coro: Runnable[T], name: str | None, daemon: bool) -> None:
-        check_runnable(coro)  # the error surfaces at the spawn call, the earliest point
+        # Checked here so that a mistake surfaces at the spawn call, the earliest point; the
+        # common case (a fresh generator) is tested inline because spawn is a hot path.
+        if (coro.__class__ is not GeneratorType or coro.gi_suspended
+                or coro.gi_frame is None):
+            check_runnable(coro)
         self.coro = coro
         self.name = name
         self.daemon = daemon

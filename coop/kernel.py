@@ -21,6 +21,7 @@ import socket
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
+from types import CoroutineType, GeneratorType
 from typing import Any, Protocol
 
 from .clock import RealClock
@@ -190,6 +191,13 @@ def running_scheduler() -> Scheduler | None:
 
 def check_runnable(obj: Any) -> None:
     """Raise a TypeError that says what to do if ``obj`` cannot be run as a task."""
+    cls = obj.__class__
+    # Fast path for the common case: a fresh generator or coroutine (checked by hand: the
+    # inspect helpers cost more than the rest of a spawn put together).
+    if cls is GeneratorType and not (obj.gi_suspended or obj.gi_running or obj.gi_frame is None):
+        return
+    if cls is CoroutineType and not (obj.cr_suspended or obj.cr_running or obj.cr_frame is None):
+        return
     import inspect
 
     if inspect.isgeneratorfunction(obj) or inspect.iscoroutinefunction(obj):
@@ -597,7 +605,6 @@ class Scheduler:
                 raise exc  # the second Ctrl-C: stop at once
             task._outcome = _FAILED
             task._result = exc
-        task.name  # noqa: B018  (fix the name while the generator can still tell it)
         del self._tasks[task.id]
         if not task.daemon:
             self._nondaemon -= 1
