@@ -2,7 +2,8 @@
 
 * ``>>>`` examples in docs/**/*.rst and in docstrings run as doctests (pytest's
   ``--doctest-glob=*.rst --doctest-modules``, configured in pyproject.toml).
-* Every ``.. code-block:: python`` in docs/**/*.rst is a complete program: this file writes it
+* Every ``.. code-block:: python`` in docs/**/*.rst (and every ```` ```python ```` block of
+  README.md, marked with ``<!-- test: ... -->`` comments) is a complete program: this file writes it
   to a file and runs it with the venv's Python, as a reader who pastes it would. If the next
   block is a ``.. code-block:: text`` with ``:caption: Output``, the program must print exactly
   that. An rst comment right before a block changes how it is tested::
@@ -68,7 +69,7 @@ class Block:
 
     @property
     def id(self) -> str:
-        return f"{self.path.relative_to(DOCS).as_posix()}:{self.line}"
+        return f"{self.path.relative_to(REPO).as_posix()}:{self.line}"
 
 
 def doc_pages() -> list[Path]:
@@ -125,8 +126,37 @@ def parse_blocks(path: Path) -> list[Block]:
     return blocks
 
 
+_FENCE = re.compile(r"^```(\w*)\s*$")
+_MD_MARKER = re.compile(r"^<!--\s*test:\s*(.+?)\s*-->$")
+
+
+def parse_markdown(path: Path) -> list[Block]:
+    """The fenced blocks of a Markdown file; ``<!-- test: ... -->`` lines mark them."""
+    lines = path.read_text().splitlines()
+    blocks: list[Block] = []
+    i = 0
+    while i < len(lines):
+        match = _FENCE.match(lines[i])
+        if not match:
+            i += 1
+            continue
+        markers = []
+        j = i - 1
+        while j >= 0 and (not lines[j].strip() or _MD_MARKER.match(lines[j])):
+            if lines[j].strip():
+                markers.insert(0, _MD_MARKER.match(lines[j]).group(1))  # type: ignore[union-attr]
+            j -= 1
+        end = lines.index("```", i + 1)
+        blocks.append(Block(path, i + 1, match.group(1) or "text",
+                            "\n".join(lines[i + 1:end]) + "\n", {}, markers))
+        i = end + 1
+    return blocks
+
+
 def python_blocks() -> list[Block]:
-    return [b for page in doc_pages() for b in parse_blocks(page) if b.language in PYTHON_LANGS]
+    blocks = [b for page in doc_pages() for b in parse_blocks(page)]
+    blocks += parse_markdown(REPO / "README.md")
+    return [b for b in blocks if b.language in PYTHON_LANGS]
 
 
 BLOCKS = python_blocks()
