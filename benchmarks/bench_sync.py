@@ -1,0 +1,242 @@
+"""Synchronization primitives: coop against asyncio and trio, measured in one process.
+
+    .venv/bin/python benchmarks/bench_sync.py            # full run (~30 s): results/sync.json
+    .venv/bin/python benchmarks/bench_sync.py --quick    # smoke run: small sizes, writes nothing
+
+Figures:
+
+* contended lock hand-off: 10 tasks, each acquiring the lock, giving up its turn once while
+  holding it, and releasing it, over and over. Every release finds waiters, so every
+  acquisition is a hand-off: ns per acquisition (switches included).
+* queue put/get ping-pong: one producer puts N items into a queue of maxsize 1 that one
+  consumer empties, so the two switch every item or two: ns per item. trio has no queue; its
+  peer is a memory channel with a buffer of 1.
+
+Each peer runs in the same process, interleaved (repeat 1 of every peer, then repeat 2, ...),
+with ``gc.collect()`` before each timed repeat and the collector enabled while timing; the
+median of the repeats is reported. A peer that is not installed shows as n/a (null).
+
+Time is the process's CPU time (:func:`time.process_time`), not wall time: every peer here is
+single-threaded and CPU-bound, so the two agree on a quiet machine, and on a shared one CPU
+time leaves out the moments the process was not running at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Generator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import coop  # noqa: E402
+
+try:
+    import trio
+except ImportError:  # pragma: no cover
+    trio = None
+
+LOCK_TASKS = 10
+
+
+# ------------------------------------------------------------------ lock hand-off
+
+
+def coop_lock(rounds: int) -> float:
+    lock = coop.Lock()
+
+    def worker() -> Generator[Any, Any, None]:
+        for _ in range(rounds):
+            with (yield lock.acquire()):
+                yield
+
+    def main() -> Generator[Any, Any, None]:
+        for _ in range(LOCK_TASKS):
+            yield coop.spawn(worker())
+
+    t0 = time.process_time()
+    coop.run(main())
+    return time.process_time() - t0
+
+
+def asyncio_lock(rounds: int) -> float:
+    async def worker(lock: asyncio.Lock) -> None:
+        for _ in range(rounds):
+            async with lock:
+                await asyncio.sleep(0)
+
+    async def main() -> None:
+        lock = asyncio.Lock()
+        await asyncio.gather(*(worker(lock) for _ in range(LOCK_TASKS)))
+
+    t0 = time.process_time()
+    asyncio.run(main())
+    return time.process_time() - t0
+
+
+def trio_lock(rounds: int) -> float:
+    async def worker(lock: Any) -> None:
+        for _ in range(rounds):
+            async with lock:
+                await trio.sleep(0)
+
+    async def main() -> None:
+        lock = trio.Lock()
+        async with trio.open_nursery() as nursery:
+            for _ in range(LOCK_TASKS):
+                nursery.start_soon(worker, lock)
+
+    t0 = time.process_time()
+    trio.run(main)
+    return time.process_time() - t0
+
+
+# ------------------------------------------------------------------ queue ping-pong
+
+
+def coop_queue(items: int) -> float:
+    q: coop.Queue[int] = coop.Queue(maxsize=1)
+
+    def producer() -> Generator[Any, Any, None]:
+        for n in range(items):
+            yield q.put(n)
+
+    def consumer() -> Generator[Any, Any, None]:
+        for _ in range(items):
+            yield q.get()
+
+    def main() -> Generator[Any, Any, None]:
+        yield coop.spawn(consumer())
+        yield coop.spawn(producer())
+
+    t0 = time.process_time()
+    coop.run(main())
+    return time.process_time() - t0
+
+
+def asyncio_queue(items: int) -> float:
+    async def producer(q: asyncio.Queue[int]) -> None:
+        for n in range(items):
+            await q.put(n)
+
+    async def consumer(q: asyncio.Queue[int]) -> None:
+        for _ in range(items):
+            await q.get()
+
+    async def main() -> None:
+        q: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
+        await asyncio.gather(consumer(q), producer(q))
+
+    t0 = time.process_time()
+    asyncio.run(main())
+    return time.process_time() - t0
+
+
+def trio_queue(items: int) -> float:
+    async def producer(send: Any) -> None:
+        for n in range(items):
+            await send.send(n)
+
+    async def consumer(receive: Any) -> None:
+        for _ in range(items):
+            await receive.receive()
+
+    async def main() -> None:
+        send, receive = trio.open_memory_channel(1)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(consumer, receive)
+            nursery.start_soon(producer, send)
+
+    t0 = time.process_time()
+    trio.run(main)
+    return time.process_time() - t0
+
+
+# ---------------------------------------------------------------------- harness
+
+
+def measure(peers: dict[str, Callable[[], float] | None], per: int,
+            repeats: int) -> dict[str, float | None]:
+    """Median ns per operation for each peer, repeats interleaved across peers."""
+    samples: dict[str, list[float]] = {name: [] for name in peers}
+    for _ in range(repeats):
+        for name, fn in peers.items():
+            if fn is None:
+                continue
+            gc.collect()
+            samples[name].append(fn() / per * 1e9)
+    return {name: (statistics.median(values) if values else None)
+            for name, values in samples.items()}
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPUs"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, write nothing")
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args()
+    rounds = 200 if args.quick else 4000        # per task: 10 tasks
+    items = 2000 if args.quick else 40000
+    repeats = args.repeats or (2 if args.quick else 7)
+    have_trio = trio is not None
+
+    lock = measure({
+        "coop": lambda: coop_lock(rounds),
+        "asyncio": lambda: asyncio_lock(rounds),
+        "trio": (lambda: trio_lock(rounds)) if have_trio else None,
+    }, rounds * LOCK_TASKS, repeats)
+    queue = measure({
+        "coop": lambda: coop_queue(items),
+        "asyncio": lambda: asyncio_queue(items),
+        "trio": (lambda: trio_queue(items)) if have_trio else None,
+    }, items, repeats)
+
+    figures = [
+        {"name": "contended lock hand-off", "unit": "ns per hand-off", "lower_is_better": True,
+         "goal": "coop >= 5x faster than asyncio", "results": lock},
+        {"name": "queue put/get ping-pong", "unit": "ns per item", "lower_is_better": True,
+         "goal": "coop >= 5x faster than asyncio", "results": queue},
+    ]
+    print(f"{'figure':<26} {'unit':<16} {'coop':>8} {'asyncio':>8} {'trio':>8} "
+          f"{'asyncio/coop':>13}")
+    for fig in figures:
+        res = fig["results"]
+        cells = [f"{res[k]:>8.0f}" if res[k] is not None else f"{'n/a':>8}"
+                 for k in ("coop", "asyncio", "trio")]
+        ratio = res["asyncio"] / res["coop"] if res["coop"] and res["asyncio"] else None
+        shown = f"{ratio:>12.1f}x" if ratio is not None else f"{'n/a':>13}"
+        print(f"{fig['name']:<26} {fig['unit']:<16} {' '.join(cells)} {shown}")
+    print(f"(CPU time, median of {repeats} repeats; lower is better)")
+    if args.quick:
+        return
+    out = HERE / "results" / "sync.json"
+    out.parent.mkdir(exist_ok=True)
+    doc = {"suite": "sync", "python": platform.python_version(),
+           "date": date.today().isoformat(), "machine": machine(), "figures": figures}
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"wrote {out.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    main()
