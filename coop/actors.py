@@ -19,16 +19,23 @@ How the mailbox is built (on the kernel's parking mechanism, nothing else):
   message the actor receives and the thing the asker is parked on.
 * ``send`` from another OS thread goes through ``Scheduler.call_soon_threadsafe``; from the
   scheduler's own thread it is a few attribute tests and a deque append.
+* A bounded mailbox (``maxsize``) holds at most that many messages; further ones wait in line
+  behind it, in order, and move in as the actor takes messages. ``yield actor.send(msg)``
+  resumes once ``msg`` is in the mailbox; a send that is not yielded still never loses or
+  reorders its message.
 
 What a supervisor restart does with the mailbox: the mailbox belongs to the child's *place*
 in the supervisor, not to the instance. When a supervised child crashes, its mailbox keeps
 accepting messages; the fresh instance made by the restart adopts it, with every message that
 was still queued, in order, and every sender still waiting for room. Old references to the
-crashed instance keep working for ``send`` and ``ask``: they share the mailbox. Only the
-message being handled when the child crashed is not delivered again (it is the likely cause,
-and redelivering it would crash the child again), and the requests it had received but not
-answered fail in their askers with :class:`ActorStopped`. When the supervisor gives up, the
-mailboxes of its children are closed for good: queued requests fail, later sends raise.
+crashed instance keep working for ``send`` and ``ask``: they share the mailbox. A message
+handed to a child that is stopped before it ran goes back to the front of the mailbox. What
+is not delivered again is the message a child was handling when it crashed (the likely cause:
+redelivering it would crash the child again) or when the supervisor stopped it
+(``one_for_all``, ``rest_for_one``); the requests it had received and not answered fail in
+their askers with :class:`ActorStopped`. ``Supervisor.close()`` lets each child finish the
+messages sent before it, restarting one that crashes on the way. When the supervisor gives
+up, the mailboxes of its children are closed for good: queued requests fail, sends raise.
 """
 
 from __future__ import annotations
@@ -744,6 +751,7 @@ class Request(Effect[Any]):
 
     # Parkable: the asker waits on its request.
     def unpark(self, task: Task[Any]) -> None:
+        """Kernel hook: the asker gave up (timed out or cancelled); withdraw the request."""
         if self._state != _WAITING:
             return
         self._state = _ABANDONED
@@ -753,9 +761,11 @@ class Request(Effect[Any]):
         mb.remove(self)  # withdrawn if the actor has not received it yet
 
     def describe(self) -> str:
+        """Kernel hook: what the asker waits for, for deadlock reports."""
         return f"a reply from {self._mb.name} to ask({_short(self.body, 40)})"
 
     def holders(self) -> list[Task[Any]]:
+        """Kernel hook: the actor's task, which must reply (for wait-for cycles)."""
         task = self._mb.task
         return [] if task is None or task._outcome != _PENDING else [task]
 

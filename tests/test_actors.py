@@ -800,6 +800,24 @@ def test_thousands_of_messages_from_several_threads_arrive_complete_and_in_order
         assert got[name] == list(range(per_thread))
 
 
+def test_sends_from_a_thread_to_a_full_bounded_mailbox_never_block_nor_get_lost():
+    def main():
+        c = Collector(maxsize=2).start()
+
+        def feed():
+            for i in range(300):
+                c.send(i)  # from a thread: never blocks; extra messages wait in line
+            c.close()
+
+        thread = threading.Thread(target=feed)
+        thread.start()
+        got = yield c.join()
+        thread.join()
+        return got
+
+    assert coop.run(main()) == list(range(300))
+
+
 def test_sends_from_a_thread_before_start_are_kept():
     actor = Collector()
 
@@ -1163,6 +1181,21 @@ def test_supervisor_close_closes_children_last_first_after_their_messages():
     assert states == (coop.TaskState.DONE,) * 3
     assert order.index(("y", "closed")) < order.index(("x", "closed"))
     assert order.index(("x", 1)) < order.index(("x", "closed"))
+
+
+def test_supervisor_close_restarts_a_child_that_crashes_while_finishing_its_mailbox():
+    def main():
+        sup = coop.Supervisor([Worker]).start()
+        worker = sup.children[0]
+        for msg in ["a", "crash", "b"]:
+            worker.send(msg)
+        sup.close()  # before the worker ran at all
+        yield sup.join()
+        return sup.task.state
+
+    assert vrun(main()) == coop.TaskState.DONE
+    assert [m for _, m in Worker.log] == ["a", "b"]
+    assert Worker.log[0][0] != Worker.log[1][0]
 
 
 def test_cancelling_a_supervisor_stops_its_children():
