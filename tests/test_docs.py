@@ -6,7 +6,8 @@
   README.md, marked with ``<!-- test: ... -->`` comments) is a complete program: this file writes it
   to a file and runs it with the venv's Python, as a reader who pastes it would. If the next
   block is a ``.. code-block:: text`` with ``:caption: Output``, the program must print exactly
-  that. An rst comment right before a block changes how it is tested::
+  that (for a block marked ``raises``, followed by the traceback with its frames shown as
+  ``  ...``). An rst comment right before a block changes how it is tested::
 
       .. test: virtual-clock        coop.run uses a VirtualClock unless given a clock
       .. test: raises coop.Deadlock the program must fail with this exception
@@ -194,8 +195,21 @@ def test_code_block_runs(block: Block, tmp_path: Path):
     else:
         assert done.returncode == 0, f"{block.id} failed:\n{done.stderr}"
     if block.output is not None:
-        assert done.stdout.rstrip("\n") + "\n" == block.output, (
-            f"{block.id} printed something else than its Output block:\n{done.stdout}")
+        shown = done.stdout + (short_traceback(done.stderr) if raises else "")
+        assert shown.rstrip("\n") + "\n" == block.output, (
+            f"{block.id} printed something else than its Output block:\n{shown}")
+
+
+def short_traceback(stderr: str) -> str:
+    """The traceback as a page shows it: the frames between its first line and the exception
+    collapsed to ``  ...``, as doctest writes them."""
+    lines = stderr.splitlines()
+    try:
+        start = lines.index("Traceback (most recent call last):")
+    except ValueError:
+        return stderr
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(" "))
+    return "\n".join([*lines[:start + 1], "  ...", *lines[end:]]) + "\n"
 
 
 def test_prose_pages_have_no_untested_literal_blocks():
