@@ -11,7 +11,8 @@
 
       .. test: virtual-clock        coop.run uses a VirtualClock unless given a clock
       .. test: raises coop.Deadlock the program must fail with this exception
-      .. test: compile-only: REASON compiled, not run (say why: needs a cluster, ...)
+      .. test: cluster              it starts a local Dask or Ray cluster (pytest -m cluster)
+      .. test: compile-only: REASON compiled, not run (say why: needs a remote cluster, ...)
 
   Nothing is skipped silently: a compile-only block still compiles, and an unknown marker fails.
 * Every public name (``coop.__all__``) and every public method of a public class has a
@@ -39,7 +40,7 @@ import coop
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 PYTHON_LANGS = {"python", "python3", "py"}
-MARKERS = ("virtual-clock", "raises", "compile-only")
+MARKERS = ("virtual-clock", "raises", "compile-only", "cluster")
 
 # Run a block's file with coop.run defaulting to a fresh VirtualClock (the `virtual-clock` marker).
 VIRTUAL_CLOCK_BOOT = """\
@@ -167,7 +168,13 @@ def test_the_docs_have_code_blocks_to_test():
     assert len(BLOCKS) >= 10, [b.id for b in BLOCKS]
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=lambda b: b.id)
+def _param(block: Block) -> object:
+    marks = [pytest.mark.cluster] if any(m.split()[0] == "cluster" for m in block.markers) \
+        else []
+    return pytest.param(block, id=block.id, marks=marks)
+
+
+@pytest.mark.parametrize("block", [_param(b) for b in BLOCKS])
 def test_code_block_runs(block: Block, tmp_path: Path):
     compile(block.code, block.id, "exec")  # every block compiles, whatever its markers say
     kinds = [m.split(":")[0].split()[0] for m in block.markers]
