@@ -24,7 +24,16 @@ class Cancelled(BaseException):
 
 
 class Timeout(Exception):
-    """Raised by :func:`coop.timeout` and by waits given a ``timeout=`` when time runs out."""
+    """Raised by :func:`coop.timeout` and by waits given a ``timeout=`` when time runs out.
+
+    >>> def main():
+    ...     try:
+    ...         yield coop.timeout(1, coop.sleep(10))
+    ...     except coop.Timeout as err:
+    ...         return f"gave up: {err}"
+    >>> coop.run(main(), clock=coop.VirtualClock())
+    'gave up: timed out after 1 s'
+    """
 
 
 class Deadlock(RuntimeError):
@@ -56,6 +65,9 @@ class WorkerCrashed(RuntimeError):
     """A worker process died (``os._exit``, a segfault, the OOM killer) while running a call.
 
     The waiting task gets this instead of hanging; the pool is replaced, so later offloads work.
+
+    >>> issubclass(coop.WorkerCrashed, RuntimeError)     # catch it, or let join re-raise it
+    True
     """
 
 
@@ -63,4 +75,15 @@ class CoopUsageError(RuntimeError):
     """coop was used in a way it cannot honour (for example ``coop.run`` inside a running task).
 
     The message says what was wrong and what to do instead.
+
+    >>> def main():
+    ...     coop.run(other())                # a scheduler inside a running task
+    ...     yield
+    >>> def other():
+    ...     yield
+    >>> try:
+    ...     coop.run(main())
+    ... except coop.CoopUsageError as err:
+    ...     print(str(err).split(";")[0])
+    coop.run() was called from inside a running task
     """

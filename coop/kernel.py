@@ -64,6 +64,30 @@ class WaitQueue:
     tag, such as the item a producer wants to put), then ``wake_one`` / ``wake_all`` with a value
     or ``throw_one`` / ``throw_all`` with an exception. A parked task that is cancelled or timed
     out is removed cleanly by the kernel through ``unpark``.
+
+    A new kind of wait is an :class:`coop.Effect` that parks the task on a WaitQueue:
+
+    >>> class Gate:
+    ...     def __init__(self):
+    ...         self.queue = coop.WaitQueue("the gate")
+    ...     def wait(self):
+    ...         gate = self
+    ...         class Wait(coop.Effect):
+    ...             def _coop_apply(self, kernel, task):
+    ...                 return gate.queue.park(task)
+    ...         return Wait()
+    ...     def open(self, value):
+    ...         self.queue.wake_all(value)
+    >>> gate = Gate()
+    >>> def waiter():
+    ...     return (yield gate.wait())
+    >>> def main():
+    ...     task = yield coop.spawn(waiter())
+    ...     yield                            # let it park
+    ...     gate.open("opened")
+    ...     return (yield coop.join(task))
+    >>> coop.run(main())
+    'opened'
     """
 
     __slots__ = ("_holders", "_waiters", "_what")
@@ -142,13 +166,16 @@ class WaitQueue:
 
     # Parkable
     def unpark(self, task: Task[Any]) -> None:
+        """Remove ``task`` without waking it (the kernel calls this on cancel or timeout)."""
         self._waiters.pop(task, None)
 
     def describe(self) -> str:
+        """What the waiters wait for, in words (used in deadlock reports)."""
         what = self._what
         return what if isinstance(what, str) else what()
 
     def holders(self) -> list[Task[Any]]:
+        """The tasks that must act before the waiters can go on (for cycle detection)."""
         return [] if self._holders is None else list(self._holders())
 
     def __repr__(self) -> str:

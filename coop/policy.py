@@ -17,9 +17,23 @@ class Policy(Protocol):
 
 
 class FifoPolicy:
-    """Round-robin in arrival order: what coop does with no policy, spelled out."""
+    """Round-robin in arrival order: what coop does with no policy, spelled out (through the
+    slower policy loop, so only useful to compare against other policies).
+
+    >>> order = []
+    >>> def worker(name):
+    ...     order.append(name)
+    ...     yield
+    >>> def main():
+    ...     for name in "abc":
+    ...         yield coop.spawn(worker(name))
+    >>> coop.run(main(), policy=coop.FifoPolicy())
+    >>> order
+    ['a', 'b', 'c']
+    """
 
     def pick(self, ready_count: int) -> int:
+        """Always the oldest ready task."""
         return 0
 
 
@@ -47,6 +61,7 @@ class RandomPolicy:
         self._random = random.Random(seed)
 
     def pick(self, ready_count: int) -> int:
+        """A uniformly random index among the ``ready_count`` ready tasks."""
         return self._random.randrange(ready_count)
 
     def __repr__(self) -> str:

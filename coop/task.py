@@ -18,7 +18,16 @@ Runnable: TypeAlias = Generator[Any, Any, T] | Coroutine[Any, Any, T]
 
 
 class TaskState(enum.StrEnum):
-    """Where a task is in its life. ``str(state)`` is the lower-case word."""
+    """Where a task is in its life. ``str(state)`` is the lower-case word.
+
+    >>> def main():
+    ...     child = yield coop.spawn(coop.sleep(1).__iter__())
+    ...     before = child.state
+    ...     yield coop.join(child)
+    ...     return str(before), str(child.state)
+    >>> coop.run(main(), clock=coop.VirtualClock())
+    ('ready', 'done')
+    """
 
     READY = "ready"          # runnable, waiting for its turn
     RUNNING = "running"      # executing right now
