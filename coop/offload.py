@@ -1,3 +1,533 @@
-"""(being written)"""
+"""Hand blocking or CPU-bound work to threads, processes or a cluster; resume with the result.
 
-__all__: list[str] = []
+One OS thread runs every coop task, and the GIL lets only one thread run Python bytecode at a
+time. Blocking I/O releases the GIL, so it is fine in a thread; CPU-bound Python holds it, so it
+needs other processes to run in parallel. A task hands such work away and waits for it, while
+every other task keeps running::
+
+    page = yield coop.to_thread(fetch, url)              # blocking I/O: a thread
+    digest = yield coop.to_process(crunch, data)          # CPU-bound: another process
+    squares = yield coop.pmap(square, range(1000))        # CPU-bound, in chunks, ordered
+
+The waiting task is parked and costs nothing: the result comes back through the scheduler's
+thread-safe completion path, which wakes the scheduler's ``select``; nothing polls.
+
+**Backends.** By default ``to_thread`` runs on a pool of daemon threads and ``to_process`` and
+``pmap`` on a pool of worker processes, both started by coop on first use, sized to the machine
+(``min(32, CPUs + 4)`` threads, one process per CPU) and stopped when :func:`coop.run` ends.
+``coop.run(main, threads=..., processes=...)`` takes a size instead, or a pool of your own, which
+coop uses as it is and leaves running: a ``concurrent.futures`` executor (thread, process or
+loky), a ``multiprocessing.Pool`` or ``multiprocessing.pool.ThreadPool``, a Dask
+``distributed.Client`` (``pip install coop[dask]``) or a ``ray.util.multiprocessing.Pool``
+(``pip install coop[ray]``). One call can name its own backend: ``to_process(fn, x).on(pool)``,
+``to_thread(fn).on("processes")``, ``pmap(fn, xs, backend="threads")``. Dask and Ray are
+imported only by the caller; coop recognises their objects without importing them.
+
+**Start method.** coop's worker processes are started with ``forkserver`` where the platform
+has it (Linux and the other Unixes), else ``spawn`` (macOS, Windows). Not ``fork``: a coop
+program has threads (the pools', Dask's, yours), and a forked child inherits a copy of every
+lock another thread held at that moment, which may then never be released. The fork server is a
+clean single-threaded process started once, and workers are forked from it: measured here, a
+pool of two was ready in ~30 ms (~10 ms with ``fork``, ~80 ms with ``spawn``). As with every
+start method but ``fork``, the function and its arguments must be importable by name: define
+functions at the top level of a module, and guard a script's entry point with
+``if __name__ == "__main__":``.
+
+**Nothing hangs, nothing is lost.**
+
+- A worker process that dies mid-call (``os._exit``, a segfault, the OOM killer) makes the
+  waiting task raise :class:`coop.WorkerCrashed` naming the call; later calls work (coop's pool
+  starts a new worker; a broken ``ProcessPoolExecutor`` is replaced by a new one like it; a
+  ``multiprocessing.Pool``, whose own ``map`` would hang forever here, is watched by coop).
+- A function, argument or result that cannot be pickled raises a TypeError in the task naming
+  the object and why (a lambda, a local function, an open file, a lock...). The check happens
+  before the call is submitted. Dask, Ray and loky pickle with cloudpickle, where lambdas work.
+- An exception raised in a worker process is re-raised in the task with the worker's traceback
+  attached as its ``__cause__`` (a :class:`RemoteTraceback`).
+- Cancelling or timing out a waiting task withdraws its call where the backend can: a queued
+  call is dropped, and on coop's own process pool a running call is stopped by ending its
+  worker (which is then replaced). A thread that is already running cannot be stopped: it runs
+  to the end, and its result is dropped. coop's threads are daemon threads, so such a thread
+  does not keep the program from exiting.
+- Worker processes coop starts ignore SIGINT, so a Ctrl-C at the terminal reaches only the
+  scheduler, which cancels every task and stops the pools it started, their pending calls
+  cancelled and their processes ended before ``run()`` raises KeyboardInterrupt.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._pools import CRASH, ERROR, VALUE, WIRE, cpu_count
+from ._wire import ERR, RemoteTraceback, attach_remote, decode, describe_callable
+from .backends import PROCESSES, THREADS, Backend, CoopProcesses, CoopThreads, adapt, classify
+from .effects import Effect
+from .errors import WorkerCrashed
+from .kernel import SUSPENDED
+from .task import Task, Throw
+
+if TYPE_CHECKING:
+    from .kernel import Scheduler
+
+__all__ = ["RemoteTraceback", "pmap", "to_process", "to_thread"]
+
+T = TypeVar("T")
+
+_SERVICE = "offload"
+_NOT_PLAIN = 0x20 | 0x80 | 0x100 | 0x200  # CO_GENERATOR, CO_COROUTINE, ..._ITERABLE_, ASYNC_GEN
+
+
+def _check_fn(where: str, fn: Any) -> None:
+    if not callable(fn):
+        raise TypeError(f"{where} needs a function to call, got {fn!r} ({type(fn).__name__})")
+    code = getattr(fn, "__code__", None)
+    if code is not None and code.co_flags & _NOT_PLAIN:
+        name = describe_callable(fn)
+        raise TypeError(
+            f"{where}: {name} is a generator or async function, which is a task, not "
+            f"blocking work: run it with `yield coop.spawn({name}(...))` or `yield from`"
+        )
+
+
+# ------------------------------------------------------------------ per-scheduler service
+
+
+class _Service:
+    """The backends of one scheduler: coop's own pools, started on first use, and adapters
+    for the pools callers hand in. Stopped by the scheduler's closer when ``run()`` ends."""
+
+    def __init__(self, kernel: Scheduler) -> None:
+        self.specs: dict[str, Any] = {THREADS: None, PROCESSES: None}
+        self.named: dict[str, Backend] = {}
+        self.adapters: dict[int, tuple[Any, Backend]] = {}
+        kernel.services[_SERVICE] = self
+        kernel.add_closer(self.close)
+
+    def backend(self, spec: Any, kind: str) -> Backend:
+        if spec is None:
+            spec = kind
+        if isinstance(spec, str):
+            backend = self.named.get(spec)
+            if backend is None:
+                backend = self.named[spec] = self._start(spec)
+            return backend
+        entry = self.adapters.get(id(spec))
+        if entry is None or entry[0] is not spec:
+            entry = self.adapters[id(spec)] = (spec, adapt(spec))
+        return entry[1]
+
+    def _start(self, name: str) -> Backend:
+        if name not in (THREADS, PROCESSES):
+            raise ValueError(f"unknown backend {name!r}: use 'threads', 'processes', or a pool")
+        spec = self.specs[name]
+        if spec is not None and not isinstance(spec, int):
+            return adapt(spec)
+        if name == THREADS:
+            return CoopThreads(spec or min(32, cpu_count() + 4))
+        return CoopProcesses(spec or cpu_count())
+
+    def close(self) -> None:
+        backends = [*self.named.values(), *(b for _, b in self.adapters.values())]
+        self.named.clear()
+        self.adapters.clear()
+        errors = []
+        for backend in backends:
+            try:
+                backend.close()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+def _service(kernel: Scheduler) -> _Service:
+    service: _Service | None = kernel.services.get(_SERVICE)
+    return service if service is not None else _Service(kernel)
+
+
+def _check_spec(name: str, spec: Any) -> None:
+    if spec is None or isinstance(spec, str):
+        if spec not in (None, THREADS, PROCESSES):
+            raise ValueError(f"{name}={spec!r}: give a number of workers or a pool")
+        return
+    if isinstance(spec, bool) or (isinstance(spec, int) and spec < 1):
+        raise ValueError(f"{name}={spec!r}: the number of workers must be at least 1")
+    if not isinstance(spec, int):
+        classify(spec)  # a TypeError that lists what is accepted
+
+
+def configure(kernel: Scheduler, *, threads: Any = None, processes: Any = None) -> None:
+    """Set the default backends of ``kernel``: a number of workers or a pool for each.
+
+    :func:`coop.run` calls this for its ``threads=`` and ``processes=`` arguments; a program that
+    drives a :class:`coop.Scheduler` itself may call it before ``run()``.
+
+    >>> sched = coop.Scheduler()
+    >>> coop.offload.configure(sched, threads=2)
+    >>> def main():
+    ...     return (yield coop.to_thread(sum, [1, 2, 3]))
+    >>> task = sched.spawn(main())
+    >>> sched.run()
+    >>> task.result()
+    6
+    """
+    _check_spec("threads", threads)
+    _check_spec("processes", processes)
+    service = _service(kernel)
+    for kind, spec in ((THREADS, threads), (PROCESSES, processes)):
+        if spec is not None:
+            if kind in service.named:
+                raise RuntimeError(f"coop's {kind} backend has already started; configure it "
+                                   f"before the first call")
+            service.specs[kind] = spec
+
+
+# ------------------------------------------------------------------ one call
+
+
+class _Call:
+    """A task parked on one offloaded call (the kernel's Parkable protocol)."""
+
+    __slots__ = ("backend", "handle", "kernel", "state", "task", "what")
+
+    def __init__(self, kernel: Scheduler, task: Task[Any], what: str, backend: Backend) -> None:
+        self.kernel = kernel
+        self.task: Task[Any] | None = task
+        self.what = what
+        self.backend = backend
+        self.handle: Any = None
+        self.state = 0  # 0 waiting, 1 settled, 2 dropped (the task stopped waiting)
+
+    def done(self, kind: int, value: Any) -> None:
+        """From a pool's thread: hand the outcome to the scheduler's thread."""
+        self.kernel.call_soon_threadsafe(self.settle, kind, value)
+
+    def settle(self, kind: int, value: Any) -> None:
+        if self.state:
+            return  # dropped: the task was cancelled or timed out; the late result goes
+        self.state = 1
+        self.kernel.end_external()
+        task, self.task = self.task, None
+        assert task is not None
+        try:
+            result = _outcome(self.what, kind, value)
+        except BaseException as exc:
+            self.kernel.wake(task, Throw(exc))
+        else:
+            self.kernel.wake(task, result)
+
+    # Parkable
+    def unpark(self, task: Task[Any]) -> None:
+        if self.state:
+            return
+        self.state = 2
+        self.task = None
+        self.kernel.end_external()
+        self.backend.cancel(self.handle)
+
+    def describe(self) -> str:
+        return f"{self.what} on {self.backend.label}"
+
+    def holders(self) -> list[Task[Any]]:
+        return []
+
+
+def _outcome(what: str, kind: int, value: Any) -> Any:
+    """The result a pool reported, or raise the error it stands for."""
+    if kind == VALUE:
+        return value
+    if kind == WIRE:
+        try:
+            outcome = decode(value)
+        except Exception as exc:
+            raise TypeError(f"{what}: the result came back but cannot be unpickled here: "
+                            f"{type(exc).__name__}: {exc}") from exc
+        if outcome[0] == ERR:
+            raise attach_remote(outcome[1], outcome[2])
+        return outcome[1]
+    if kind == ERROR:
+        raise value
+    if kind == CRASH:
+        raise WorkerCrashed(f"{what} was lost: {value}")
+    raise AssertionError(f"unknown completion kind {kind}")
+
+
+class Offload(Effect[T]):
+    """The effect made by :func:`to_thread` and :func:`to_process`; yield it to run the call.
+
+    :meth:`on` picks the backend for this one call.
+    """
+
+    __slots__ = ("args", "backend", "fn", "kind", "kwargs")
+
+    def __init__(self, kind: str, fn: Callable[..., T], args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> None:
+        self.kind = kind
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.backend: Any = None
+
+    def on(self, backend: Any) -> Offload[T]:
+        """Run this call on ``backend``: ``"threads"``, ``"processes"`` or a pool object.
+
+        >>> from concurrent.futures import ThreadPoolExecutor
+        >>> def main(pool):
+        ...     return (yield coop.to_thread(max, 3, 7).on(pool))
+        >>> with ThreadPoolExecutor(1) as pool:
+        ...     coop.run(main(pool))
+        7
+        """
+        if not isinstance(backend, str):
+            classify(backend)
+        elif backend not in (THREADS, PROCESSES):
+            raise ValueError(f"unknown backend {backend!r}: use 'threads', 'processes', "
+                             f"or a pool")
+        self.backend = backend
+        return self
+
+    def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
+        service = kernel.services.get(_SERVICE) or _Service(kernel)
+        backend = service.backend(self.backend, self.kind)
+        what = f"to_{'thread' if self.kind == THREADS else 'process'}" \
+               f"({describe_callable(self.fn)})"
+        call = _Call(kernel, task, what, backend)
+        call.handle = backend.submit(what, self.fn, self.args, self.kwargs, call.done)
+        kernel.begin_external()
+        task._parked_on = call
+        return SUSPENDED
+
+    def __repr__(self) -> str:
+        where = "thread" if self.kind == THREADS else "process"
+        return f"coop.to_{where}({describe_callable(self.fn)})"
+
+
+def to_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Offload[T]:
+    """Run ``fn(*args, **kwargs)`` in a worker thread; the task resumes with its result.
+
+    For blocking calls (files, sockets, ``time.sleep``, C code that releases the GIL): other
+    tasks run meanwhile. Its exception is raised in the task, traceback intact. Once started,
+    a thread cannot be stopped: cancelling the task drops the result, the call runs on.
+
+    >>> import time
+    >>> def main():
+    ...     started = time.monotonic()
+    ...     yield coop.to_thread(time.sleep, 0.01)
+    ...     return time.monotonic() - started >= 0.01
+    >>> coop.run(main())
+    True
+    """
+    _check_fn("coop.to_thread", fn)
+    return Offload(THREADS, fn, args, kwargs)
+
+
+def to_process(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Offload[T]:
+    """Run ``fn(*args, **kwargs)`` in a worker process; the task resumes with its result.
+
+    For CPU-bound Python, which the GIL keeps to one core per process. ``fn``, its arguments and
+    its result are pickled: a function defined at the top level of a module works, a lambda
+    does not (a TypeError says so, before anything is sent). An exception raised in the worker
+    is re-raised in the task with the worker's traceback as its ``__cause__``; a worker that
+    dies makes it raise :class:`coop.WorkerCrashed`.
+
+    >>> def main():
+    ...     return (yield coop.to_process(pow, 2, 100))
+    >>> coop.run(main())
+    1267650600228229401496703205376
+    """
+    _check_fn("coop.to_process", fn)
+    return Offload(PROCESSES, fn, args, kwargs)
+
+
+# ------------------------------------------------------------------ a parallel map
+
+
+class _Map:
+    """A task parked on the chunks of one pmap (the kernel's Parkable protocol)."""
+
+    __slots__ = ("backend", "handles", "kernel", "left", "progress", "results", "state",
+                 "task", "what")
+
+    def __init__(self, kernel: Scheduler, task: Task[Any], what: str, backend: Backend,
+                 chunks: int, progress: Any) -> None:
+        self.kernel = kernel
+        self.task: Task[Any] | None = task
+        self.what = what
+        self.backend = backend
+        self.handles: list[Any] = []
+        self.results: list[Any] = [None] * chunks
+        self.left = chunks
+        self.progress = progress
+        self.state = 0
+
+    def done(self, index: int, kind: int, value: Any) -> None:
+        self.kernel.call_soon_threadsafe(self.settle, index, kind, value)
+
+    def settle(self, index: int, kind: int, value: Any) -> None:
+        if self.state:
+            return
+        try:
+            chunk = _outcome(f"{self.what} chunk {index}", kind, value)
+        except BaseException as exc:
+            self._end(Throw(exc))
+            return
+        self.results[index] = chunk
+        if self.progress is not None:
+            self.progress.update(len(chunk))
+        self.left -= 1
+        if not self.left:
+            self._end([x for part in self.results for x in part])
+
+    def _end(self, value: Any) -> None:
+        self.state = 1
+        self.kernel.end_external()
+        self._cancel_rest()
+        task, self.task = self.task, None
+        assert task is not None
+        self.kernel.wake(task, value)
+
+    def _cancel_rest(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
+            self.progress = None
+        for index, handle in enumerate(self.handles):
+            if self.results[index] is None:
+                self.backend.cancel(handle)
+        self.handles = []
+
+    # Parkable
+    def unpark(self, task: Task[Any]) -> None:
+        if self.state:
+            return
+        self.state = 2
+        self.task = None
+        self.kernel.end_external()
+        self._cancel_rest()
+
+    def describe(self) -> str:
+        return f"{self.what} ({self.left} of {len(self.results)} chunks left) on " \
+               f"{self.backend.label}"
+
+    def holders(self) -> list[Task[Any]]:
+        return []
+
+
+class PMap(Effect[list[T]]):
+    """The effect made by :func:`pmap`; yield it to run the map."""
+
+    __slots__ = ("backend", "chunksize", "fn", "items", "progress")
+
+    def __init__(self, fn: Callable[[Any], T], items: list[Any], chunksize: int | None,
+                 progress: bool, backend: Any) -> None:
+        self.fn = fn
+        self.items = items
+        self.chunksize = chunksize
+        self.progress = progress
+        self.backend = backend
+
+    def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
+        items = self.items
+        if not items:
+            return []
+        backend = _service(kernel).backend(self.backend, PROCESSES)
+        chunksize = self.chunksize or _auto_chunksize(len(items), backend.size)
+        starts = range(0, len(items), chunksize)
+        what = f"pmap({describe_callable(self.fn)})"
+        bar = _progress_bar(len(items), what) if self.progress else None
+        parked = _Map(kernel, task, what, backend, len(starts), bar)
+        try:
+            for index, start in enumerate(starts):
+                parked.handles.append(backend.submit_map(
+                    what, self.fn, items[start:start + chunksize], start,
+                    partial(parked.done, index)))
+        except BaseException:
+            parked.state = 2
+            parked._cancel_rest()
+            raise
+        kernel.begin_external()
+        task._parked_on = parked
+        return SUSPENDED
+
+    def __repr__(self) -> str:
+        return f"coop.pmap({describe_callable(self.fn)}, <{len(self.items)} items>)"
+
+
+def _auto_chunksize(count: int, workers: int) -> int:
+    # What multiprocessing.Pool.map does: about four chunks per worker, so a slow chunk
+    # does not leave the others idle at the end, and few enough that overhead stays small.
+    return max(1, math.ceil(count / (4 * max(1, workers))))
+
+
+def pmap(fn: Callable[[Any], T], iterable: Iterable[Any], *, chunksize: int | None = None,
+         progress: bool = False, backend: Any = None) -> PMap[T]:
+    """``[fn(x) for x in iterable]`` in parallel; the task resumes with the ordered list.
+
+    Like ``multiprocessing.Pool.map``: the items are cut into chunks of ``chunksize`` (by
+    default about four chunks per worker, as ``Pool.map`` does), each chunk runs as one call,
+    and the results come back in the items' order. The first failure cancels the chunks not yet
+    done and is raised in the task. ``progress=True`` shows a progress bar that advances as
+    chunks complete (tqdm when installed, else a plain line on stderr).
+
+    ``backend``: ``"processes"`` (the default), ``"threads"`` for blocking calls, or a pool.
+
+    >>> def main():
+    ...     return (yield coop.pmap(abs, [-1, -2, 3], chunksize=2))
+    >>> coop.run(main())
+    [1, 2, 3]
+    """
+    _check_fn("coop.pmap", fn)
+    if chunksize is not None and (isinstance(chunksize, bool) or not isinstance(chunksize, int)
+                                  or chunksize < 1):
+        raise ValueError(f"coop.pmap: chunksize must be a whole number >= 1, got {chunksize!r}")
+    if backend is not None:
+        if isinstance(backend, str):
+            if backend not in (THREADS, PROCESSES):
+                raise ValueError(f"unknown backend {backend!r}: use 'threads', 'processes', "
+                                 f"or a pool")
+        else:
+            classify(backend)
+    return PMap(fn, list(iterable), chunksize, progress, backend)
+
+
+# ------------------------------------------------------------------ progress
+
+
+class _PlainProgress:
+    """A progress line on stderr for when tqdm is not installed."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        self.total = total
+        self.desc = desc
+        self.count = 0
+        self.tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
+        self._shown = -1
+
+    def update(self, n: int) -> None:
+        self.count += n
+        if self.tty:
+            sys.stderr.write(f"\r{self.desc}: {self.count}/{self.total}")
+            sys.stderr.flush()
+            return
+        tenth = self.count * 10 // self.total  # a log file gets at most eleven lines
+        if tenth != self._shown:
+            self._shown = tenth
+            sys.stderr.write(f"{self.desc}: {self.count}/{self.total}\n")
+
+    def close(self) -> None:
+        if self.tty:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _progress_bar(total: int, desc: str) -> Any:
+    import importlib
+
+    try:
+        tqdm = importlib.import_module("tqdm.auto").tqdm
+    except ImportError:
+        return _PlainProgress(total, desc)
+    return tqdm(total=total, desc=desc, unit="item")

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from .kernel import Scheduler
+from .offload import configure
 from .policy import Policy
 from .task import Runnable
 
 T = TypeVar("T")
 
 
-def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None) -> T:
+def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None,
+        threads: Any = None, processes: Any = None) -> T:
     """Run ``main`` (a generator or coroutine) as the main task and return its result.
 
     Returns once ``main`` and every task spawned without ``daemon=True`` have finished (as a
@@ -24,6 +26,10 @@ def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None) -
     ``clock``: :class:`coop.RealClock` (default) or :class:`coop.VirtualClock`.
     ``policy``: which ready task runs next; FIFO by default, :class:`coop.RandomPolicy` to
     explore interleavings.
+    ``threads``, ``processes``: the backends of :func:`coop.to_thread` and of
+    :func:`coop.to_process` / :func:`coop.pmap`: a number of workers for the pools coop starts
+    (by default sized to the machine; they stop when ``run()`` returns), or a pool of your own,
+    used as it is and left running (see :mod:`coop.offload`).
 
     >>> def main():
     ...     yield coop.sleep(1)
@@ -33,6 +39,8 @@ def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None) -
     """
     scheduler = Scheduler(clock=clock, policy=policy)
     try:
+        if threads is not None or processes is not None:
+            configure(scheduler, threads=threads, processes=processes)
         return scheduler.run_main(main)  # type: ignore[no-any-return]
     finally:
         scheduler.close()
