@@ -184,26 +184,34 @@ _SENT = _Sent()
 
 
 class _RecvAny(Effect[Any]):
-    """``recv()`` with no arguments: one per mailbox, reused, so receiving allocates nothing."""
+    """``recv()`` with no arguments: one per mailbox, reused, so receiving allocates nothing.
 
-    __slots__ = ("mb",)
+    Its ``_coop_apply`` is a closure over the mailbox, stored on the instance: the kernel's
+    lookup then finds it without binding a method, and the closure reads its variables
+    without attribute lookups. This is the one hot path of every message.
+    """
+
+    __slots__ = ("_coop_apply", "mb")
 
     def __init__(self, mb: _Mailbox) -> None:
         self.mb = mb
-
-    def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
-        mb = self.mb
         queue = mb.queue
-        if queue:
-            msg = queue.popleft()
-            if msg is ActorExit or mb.maxsize:
-                return mb.took(msg)
-            return msg
-        if mb.waiter is None:
-            mb.waiter = task
-            task._parked_on = mb
-            return SUSPENDED
-        return mb.park(kernel, task, None, None)
+        popleft = queue.popleft
+        bounded = bool(mb.maxsize)
+
+        def apply(kernel: Scheduler, task: Task[Any]) -> Any:
+            if queue:
+                msg = popleft()
+                if msg is ActorExit or bounded:
+                    return mb.took(msg)
+                return msg
+            if mb.waiter is None:
+                mb.waiter = task
+                task._parked_on = mb
+                return SUSPENDED
+            return mb.park(kernel, task, None, None)
+
+        self._coop_apply = apply  # type: ignore[method-assign]
 
     def __repr__(self) -> str:
         return f"<recv from {self.mb.name}'s mailbox>"
@@ -647,7 +655,7 @@ class Request(Effect[Any]):
         self._timeout = timeout
         self._asker: Task[Any] | None = None
         self._state = _NEW
-        self._thread = 0
+        self._thread: int  # set when asked; read only while _asker is set
 
     def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
         if self._state != _NEW:
@@ -813,6 +821,7 @@ class Actor:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str, got {name!r}")
         self._mb = _Mailbox(self, size)
+        self._recv_any = self._mb.recv_any
         self._task: Task[Any] | None = None
         self._name = name
         self._daemon = bool(type(self).daemon if daemon is None else daemon)
@@ -863,11 +872,12 @@ class Actor:
         got 3
         """
         mb = self._mb
-        if mb.fast and msg is not ActorExit and mb.thread == _get_ident():
+        if mb.fast and mb.thread == _get_ident() and msg is not ActorExit:
             waiter = mb.waiter
             if waiter is None:
                 mb.queue.append(msg)
-            elif mb.match is None and msg is not None:
+                return _SENT
+            if mb.match is None and msg is not None:
                 mb.waiter = None
                 waiter._scheduler.wake(waiter, msg, mb.revoke)
             else:
@@ -925,7 +935,7 @@ class Actor:
         ('!now', ['a', 'b'])
         """
         if match is None and timeout is None:
-            return self._mb.recv_any
+            return self._recv_any
         if match is not None and not callable(match):
             raise TypeError(f"recv(match=...) takes a predicate (msg -> bool), got {match!r}")
         if timeout is not None:
@@ -1136,6 +1146,7 @@ class Actor:
         theirs.task = None
         theirs.waiter = theirs.match = None
         self._mb = theirs
+        self._recv_any = theirs.recv_any
 
 
 # ------------------------------------------------------------------- function form
