@@ -1029,9 +1029,8 @@ class _Get(Effect[T]):
             if q._putters._waiters or q._overflow:
                 q._admit()
             return item
-        item = q._take_from_outside()
-        if item is not _NOTHING:
-            return item
+        if q._overflow or q._putters._waiters:
+            return q._take_from_outside()
         if self.timeout is None:
             getters = q._getters  # WaitQueue.park spelled out: the consumer's hot path
             task._parked_on = getters
@@ -1054,9 +1053,13 @@ class _Put(Effect[None]):
     def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
         q = self.queue
         item = self.item
-        if q._getters._waiters:
+        getters = q._getters._waiters
+        if getters:
             q._unfinished += 1
-            q._hand(item)
+            # Straight to the first waiting getter (Queue._hand spelled out: the hot path).
+            getter = next(iter(getters))
+            del getters[getter]
+            getter._scheduler.wake(getter, item, None if item is None else q._revoker)
             return None
         if len(q._buf) < q._capacity:
             q._unfinished += 1
