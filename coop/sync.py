@@ -282,11 +282,10 @@ class _LockWaiters(WaitQueue):
     leave ``wait()`` holding the lock even when it is cancelled or times out, so its
     interruption is noted and delivered once the lock is its own."""
 
-    __slots__ = ("_lock",)
+    __slots__ = ()
 
     def __init__(self, lock: Lock) -> None:
         super().__init__(lock._describe_wait, lock._holder_list)
-        self._lock = lock
 
     def interrupt(self, task: Task[Any], exc: BaseException) -> bool:
         waiter = self._waiters.get(task)
