@@ -707,6 +707,7 @@ class Request(Effect[Any]):
             return
         self._asker = None
         self._state = _ANSWERED
+        # pop, not del: from another thread this can race with the asker giving up.
         self._mb.asks.pop(self, None)
         if _get_ident() == self._thread:
             asker._scheduler.wake(asker, value)
