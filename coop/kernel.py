@@ -43,6 +43,9 @@ class _Suspended:
 
 SUSPENDED: Any = _Suspended()
 
+# Stands for a None wake value that comes with a revoke callback (see Scheduler.wake).
+_HANDED_NONE: Any = object()
+
 
 class Parkable(Protocol):
     """What a waiting task can be parked on, as the kernel sees it."""
@@ -368,6 +371,8 @@ class Scheduler:
         if timer is not None:
             timer.cancelled = True
             task._timer = None
+        if revoke is not None and value is None:
+            value = _HANDED_NONE  # keeps the resume off the fast path, which skips _revoke
         task._value = value
         task._revoke = revoke
         self._ready.append(task)
@@ -447,7 +452,8 @@ class Scheduler:
             revoke = task._revoke
             if revoke is not None:
                 task._revoke = None
-                revoke(task._value)
+                value = task._value
+                revoke(None if value is _HANDED_NONE else value)
             task._value = Throw(exc)
         return True
 
@@ -540,18 +546,24 @@ class Scheduler:
         while True:
             for _ in range(len(ready)):
                 task = popleft()
-                if task._value is None:
-                    try:
+                value = task._value
+                try:
+                    if value is None:
                         effect = task._coro.send(None)
-                    except BaseException as exc:
-                        self._finish(task, exc)
-                        continue
-                    if effect is None:
-                        append(task)
                     else:
-                        self._dispatch(task, effect)
+                        task._value = None
+                        task._revoke = None
+                        if value.__class__ is Throw:
+                            effect = task._coro.throw(value.exc)
+                        else:
+                            effect = task._coro.send(None if value is _HANDED_NONE else value)
+                except BaseException as exc:
+                    self._finish(task, exc)
+                    continue
+                if effect is None:
+                    append(task)
                 else:
-                    self._step(task)
+                    self._dispatch(task, effect)
             if (self._nondaemon if until_main_done else len(self._tasks)) == 0:
                 return
             if not ready:
@@ -681,6 +693,17 @@ class Scheduler:
         clock = self.clock
         timeout: float | None = 0.0
         if block and not self._inbox and not self._sigint_pending:
+            # Timers whose wait already ended (a timeout that was not needed, a cancelled
+            # sleep) must not make a virtual clock jump or hide a deadlock: drop them first.
+            while timers:
+                entry = timers[0]
+                target = entry[2]
+                if target.__class__ is TimerHandle:
+                    if not target.cancelled:
+                        break
+                elif target._parked_on is entry:
+                    break
+                heapq.heappop(timers)
             if timers:
                 if clock.virtual:
                     if self._external:

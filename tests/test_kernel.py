@@ -766,3 +766,55 @@ def test_done_callbacks_run_when_a_task_ends_and_a_failing_callback_is_contained
     assert "callback bug" in caplog.text
     # The monitor saw the failure, so it is not also reported as unjoined.
     assert "nobody joined" not in caplog.text
+
+
+def test_a_timeout_that_was_not_needed_does_not_move_the_virtual_clock():
+    def quick():
+        yield coop.sleep(1)
+        return "quick"
+
+    def main():
+        result = yield coop.timeout(100, coop.join((yield coop.spawn(quick()))))
+        return result
+
+    clock = coop.VirtualClock()
+    assert coop.run(main(), clock=clock) == "quick"
+    assert clock.now() == 1.0
+
+
+def test_a_dead_timer_does_not_hide_a_deadlock():
+    def waiter(parent):
+        yield coop.join(parent)
+
+    def main():
+        me = yield coop.current_task()
+        child = yield coop.spawn(waiter(me), name="child")
+        try:
+            yield coop.timeout(100, coop.sleep(1))  # leaves a cancelled deadline behind
+        except coop.Timeout:
+            pass
+        yield coop.join(child)
+
+    with pytest.raises(coop.Deadlock):
+        coop.run(main(), clock=coop.VirtualClock())
+
+
+def test_a_none_handed_over_with_a_revoke_is_given_back_on_cancel():
+    sched = Scheduler()
+    gate = coop.WaitQueue("gate")
+    given_back = []
+
+    def waiter():
+        me = yield coop.current_task()
+        return (yield _Park(gate, me))
+
+    def main():
+        task = yield coop.spawn(waiter())
+        yield  # it parks
+        gate.wake_one(None, revoke=given_back.append)
+        yield coop.cancel(task)
+        return task.cancelled()
+
+    assert sched.run_main(main()) is True
+    assert given_back == [None]
+    sched.close()
