@@ -3,20 +3,20 @@
 An adapter submits a call (or a chunk of a map) and reports its completion, once, through
 ``done(kind, value)`` from whatever thread the pool completes it on. Adapters exist for:
 
-========================================  =========  ========================================
-pool                                      runs on    notes
-========================================  =========  ========================================
-coop's own threads (``"threads"``)        threads    daemon threads, started as needed
-coop's own processes (``"processes"``)    processes  a crash fails only the call it killed
-``concurrent.futures.ThreadPoolExecutor`` threads
-``concurrent.futures.ProcessPoolExecutor``processes  broken by a crash: coop replaces it
-``loky`` executors                        processes  cloudpickle: lambdas work there
-``multiprocessing.Pool``                  processes  crashes detected by coop (see below)
-``multiprocessing.pool.ThreadPool``       threads
-``distributed.Client`` (Dask)             processes  ``pure=False``; cloudpickle
-``ray.util.multiprocessing.Pool``         processes  cloudpickle
-any other ``concurrent.futures.Executor`` as given   called as ``submit(fn, *args, **kw)``
-========================================  =========  ========================================
+==========================================  =========  ======================================
+pool                                        runs on    notes
+==========================================  =========  ======================================
+coop's own threads (``"threads"``)          threads    daemon threads, started as needed
+coop's own processes (``"processes"``)      processes  a crash fails only the call it killed
+``concurrent.futures.ThreadPoolExecutor``   threads
+``concurrent.futures.ProcessPoolExecutor``  processes  broken by a crash: coop replaces it
+``loky`` executors                          processes  cloudpickle: lambdas work there
+``multiprocessing.Pool``                    processes  crashes detected by coop (see below)
+``multiprocessing.pool.ThreadPool``         threads
+``distributed.Client`` (Dask)               processes  ``pure=False``; cloudpickle
+``ray.util.multiprocessing.Pool``           processes  cloudpickle
+any other ``concurrent.futures.Executor``   as named   called as ``submit(fn, *args, **kw)``
+==========================================  =========  ======================================
 
 Optional libraries (Dask, Ray, loky) are never imported here: a pool is recognised by the
 module and name of its class, so their modules are only touched once the caller has handed
@@ -547,12 +547,21 @@ class DaskBackend(Backend):
 
 
 class RayPoolBackend(Backend):
-    """Ray's ``ray.util.multiprocessing.Pool`` (whose ``apply_async`` cannot be withdrawn)."""
+    """Ray's ``ray.util.multiprocessing.Pool`` (whose ``apply_async`` cannot be withdrawn).
+
+    Ray's pool does not replace an actor that dies, and goes on handing calls to it; after a
+    crash coop goes on with a new pool of the same size, which it stops when ``run()`` ends.
+    """
+
+    _CRASHES = frozenset({"RayActorError", "WorkerCrashedError", "ActorDiedError",
+                          "NodeDiedError", "OutOfMemoryError"})
 
     def __init__(self, pool: Any) -> None:
         super().__init__("Ray multiprocessing pool")
         self.pool = pool
         self.size = max(1, len(getattr(pool, "_actor_pool", None) or ()) or os.cpu_count() or 1)
+        self._broken = False
+        self._replacement: Any = None
 
     def submit(self, what: str, fn: Callable[..., Any], args: tuple[Any, ...],
                kwargs: dict[str, Any], done: Done) -> Any:
@@ -564,17 +573,31 @@ class RayPoolBackend(Backend):
 
     def _apply(self, done: Done, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         def failed(exc: BaseException) -> None:
-            names = {cls.__name__ for cls in type(exc).__mro__}
-            if names & {"RayActorError", "WorkerCrashedError", "ActorDiedError",
-                        "NodeDiedError", "OutOfMemoryError"}:
-                done(CRASH, f"the Ray worker running it died ({type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0] if str(exc) else ''})")
+            if {cls.__name__ for cls in type(exc).__mro__} & self._CRASHES:
+                self._broken = True
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                done(CRASH, f"the Ray worker running it died ({type(exc).__name__}: {first})")
             else:
                 done(ERROR, exc)
 
-        self.pool.apply_async(fn, args, callback=lambda data: done(WIRE, data),
-                              error_callback=failed)
+        self._pool().apply_async(fn, args, callback=lambda data: done(WIRE, data),
+                                 error_callback=failed)
         return None
+
+    def _pool(self) -> Any:
+        if self._broken:
+            self._broken = False
+            log.warning("coop: a worker of %s died; coop goes on with a new pool of %d until "
+                        "run() ends", self.label, self.size)
+            if self._replacement is not None:
+                self._replacement.terminate()
+            self._replacement = type(self.pool)(processes=self.size)
+        return self._replacement or self.pool
+
+    def close(self) -> None:
+        if self._replacement is not None:
+            self._replacement.terminate()
+            self._replacement = None
 
 
 # ---------------------------------------------------------------- recognising pools

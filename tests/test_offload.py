@@ -270,20 +270,19 @@ def process_executor():
         yield pool
 
 
-def caller_pools(mp_pool, process_executor):
-    import loky
-
-    return {
-        "ProcessPoolExecutor": process_executor,
-        "multiprocessing.Pool": mp_pool,
-        "loky": loky.get_reusable_executor(max_workers=2),
-    }
+@pytest.fixture(scope="module")
+def loky_executor():
+    loky = pytest.importorskip("loky")
+    executor = loky.get_reusable_executor(max_workers=2)
+    yield executor
+    executor.shutdown(wait=True, kill_workers=True)
 
 
 @pytest.mark.parametrize("name", ["ProcessPoolExecutor", "multiprocessing.Pool", "loky"])
-def test_caller_process_pools_are_used_as_they_are_and_left_running(name, mp_pool,
-                                                                    process_executor):
-    pool = caller_pools(mp_pool, process_executor)[name]
+def test_caller_process_pools_are_used_as_they_are_and_left_running(name, request):
+    pool = request.getfixturevalue({"ProcessPoolExecutor": "process_executor",
+                                    "multiprocessing.Pool": "mp_pool",
+                                    "loky": "loky_executor"}[name])
 
     def main():
         one = yield coop.to_process(square, 5)

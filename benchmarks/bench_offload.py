@@ -1,0 +1,283 @@
+"""Offloading figures: coop.to_thread / to_process / pmap next to the bare pools and asyncio.
+
+    .venv/bin/python benchmarks/bench_offload.py          # ~1.5 min: results/offload.json
+    .venv/bin/python benchmarks/bench_offload.py --quick  # small sizes, writes nothing
+
+Figures, all in one process, every peer measured interleaved, the median of the repeats:
+
+* to_thread latency: us per call made one after the other (submit, wait, resume), on one
+  ThreadPoolExecutor shared by every peer: coop given that executor (``threads=executor``),
+  ``executor.submit(fn).result()``, and asyncio's ``run_in_executor`` on it; also coop on the
+  thread pool it starts itself.
+* to_process latency: the same with a ProcessPoolExecutor of 2 workers, and coop's own process
+  pool (forkserver workers, one pipe each).
+* 2,000 calls in flight: us per call when 2,000 calls are submitted at once and all awaited
+  (coop: 2,000 tasks each waiting for one call), threads and processes.
+* pmap speedup: CPU-bound work (64 items of ~10 ms) on every core, as a speedup over running
+  it in turn in one process: coop.pmap on its own pool against multiprocessing.Pool.map, both
+  with Pool.map's default chunking.
+* idle CPU: the CPU time the waiting side burns (``time.thread_time`` of the thread that waits)
+  while a thread sleeps 1 s, as a percentage of one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import multiprocessing
+import time
+from typing import Any
+
+from common import ensure_repo_on_path, figure, interleaved, timer, write_results
+
+ensure_repo_on_path()
+
+import coop  # noqa: E402
+from coop._pools import cpu_count  # noqa: E402
+
+
+def noop(x: Any = None) -> Any:
+    return x
+
+
+def burn(n: int) -> int:
+    while n > 0:
+        n -= 1
+    return n
+
+
+# ------------------------------------------------------------------ latency
+
+
+def coop_latency(calls: int, kind: str, pool: Any = None) -> float:
+    def main() -> Any:
+        make = coop.to_thread if kind == "threads" else coop.to_process
+        for _ in range(20):  # warm: workers started, paths hot
+            yield make(noop)
+        started = timer()
+        for _ in range(calls):
+            yield make(noop)
+        return (timer() - started) / calls * 1e6
+
+    spec = {kind: pool} if pool is not None else {}
+    return float(coop.run(main(), **spec))
+
+
+def bare_latency(calls: int, executor: Any) -> float:
+    for _ in range(20):
+        executor.submit(noop).result()
+    started = timer()
+    for _ in range(calls):
+        executor.submit(noop).result()
+    return (timer() - started) / calls * 1e6
+
+
+def asyncio_latency(calls: int, executor: Any) -> float:
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        for _ in range(20):
+            await loop.run_in_executor(executor, noop)
+        started = timer()
+        for _ in range(calls):
+            await loop.run_in_executor(executor, noop)
+        return (timer() - started) / calls * 1e6
+
+    return asyncio.run(main())
+
+
+# ------------------------------------------------------------------ throughput
+
+
+def coop_in_flight(calls: int, kind: str, pool: Any = None) -> float:
+    def one() -> Any:
+        yield (coop.to_thread if kind == "threads" else coop.to_process)(noop)
+
+    def main() -> Any:
+        warm = []
+        for _ in range(50):
+            warm.append((yield coop.spawn(one())))
+        for task in warm:
+            yield coop.join(task)
+        started = timer()
+        tasks = []
+        for _ in range(calls):
+            tasks.append((yield coop.spawn(one())))
+        for task in tasks:
+            yield coop.join(task)
+        return (timer() - started) / calls * 1e6
+
+    spec = {kind: pool} if pool is not None else {}
+    return float(coop.run(main(), **spec))
+
+
+def bare_in_flight(calls: int, executor: Any) -> float:
+    concurrent.futures.wait([executor.submit(noop) for _ in range(50)])
+    started = timer()
+    concurrent.futures.wait([executor.submit(noop) for _ in range(calls)])
+    return (timer() - started) / calls * 1e6
+
+
+def asyncio_in_flight(calls: int, executor: Any) -> float:
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(executor, noop) for _ in range(50)))
+        started = timer()
+        await asyncio.gather(*(loop.run_in_executor(executor, noop) for _ in range(calls)))
+        return (timer() - started) / calls * 1e6
+
+    return asyncio.run(main())
+
+
+# ------------------------------------------------------------------ pmap speedup
+
+
+def sequential_time(items: list[int]) -> float:
+    started = timer()
+    for n in items:
+        burn(n)
+    return timer() - started
+
+
+def coop_pmap_time(items: list[int], workers: int) -> float:
+    def main() -> Any:
+        yield coop.pmap(burn, [10] * workers * 2, chunksize=1)  # workers started
+        started = timer()
+        yield coop.pmap(burn, items)
+        return timer() - started
+
+    return float(coop.run(main(), processes=workers))
+
+
+def pool_map_time(pool: Any, items: list[int]) -> float:
+    started = timer()
+    pool.map(burn, items)
+    return timer() - started
+
+
+# ------------------------------------------------------------------ idle CPU
+
+
+def idle_coop(seconds: float) -> float:
+    def main() -> Any:
+        yield coop.to_thread(noop)  # the thread exists
+        cpu, wall = time.thread_time(), timer()
+        yield coop.to_thread(time.sleep, seconds)
+        return (time.thread_time() - cpu) / (timer() - wall) * 100
+
+    return float(coop.run(main()))
+
+
+def idle_asyncio(seconds: float, executor: Any) -> float:
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(executor, noop)
+        cpu, wall = time.thread_time(), timer()
+        await loop.run_in_executor(executor, time.sleep, seconds)
+        return (time.thread_time() - cpu) / (timer() - wall) * 100
+
+    return asyncio.run(main())
+
+
+def idle_bare(seconds: float, executor: Any) -> float:
+    executor.submit(noop).result()
+    cpu, wall = time.thread_time(), timer()
+    executor.submit(time.sleep, seconds).result()
+    return (time.thread_time() - cpu) / (timer() - wall) * 100
+
+
+# ------------------------------------------------------------------ the run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes; write nothing")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    repeats = 3 if quick else 7
+    workers = min(2, cpu_count()) if quick else cpu_count()
+    figures = []
+
+    threads = concurrent.futures.ThreadPoolExecutor(4)
+    processes = concurrent.futures.ProcessPoolExecutor(
+        2, mp_context=multiprocessing.get_context("forkserver"))
+    pool = multiprocessing.get_context("forkserver").Pool(workers)
+    try:
+        calls = 300 if quick else 2000
+        print(f"to_thread latency, {calls} calls one after the other (us per call)")
+        figures.append(figure("to_thread latency", "us per call", interleaved({
+            "coop": lambda: coop_latency(calls, "threads", threads),
+            "coop, its own thread pool": lambda: coop_latency(calls, "threads"),
+            "bare executor": lambda: bare_latency(calls, threads),
+            "asyncio run_in_executor": lambda: asyncio_latency(calls, threads),
+        }, repeats), goal="coop <= 1.5x bare executor and coop <= 1x asyncio"))
+
+        calls = 100 if quick else 500
+        print(f"to_process latency, {calls} calls one after the other (us per call)")
+        figures.append(figure("to_process latency", "us per call", interleaved({
+            "coop": lambda: coop_latency(calls, "processes", processes),
+            "coop, its own process pool": lambda: coop_latency(calls, "processes", 2),
+            "bare executor": lambda: bare_latency(calls, processes),
+            "asyncio run_in_executor": lambda: asyncio_latency(calls, processes),
+        }, repeats), goal="coop <= 1.5x bare executor and coop <= 1x asyncio"))
+
+        calls = 300 if quick else 2000
+        for kind, executor in (("threads", threads), ("processes", processes)):
+            print(f"{calls} {kind} calls in flight at once (us per call)")
+            figures.append(figure(f"{calls:,} calls in flight, {kind}", "us per call",
+                                  interleaved({
+                "coop": lambda k=kind, e=executor: coop_in_flight(calls, k, e),
+                f"coop, its own {kind[:-1]} pool":
+                    lambda k=kind: coop_in_flight(calls, k, None if k == "threads" else 2),
+                "bare executor": lambda e=executor: bare_in_flight(calls, e),
+                "asyncio run_in_executor": lambda e=executor: asyncio_in_flight(calls, e),
+            }, repeats), goal="coop <= 1.5x bare executor and coop <= 1x asyncio"))
+
+        items = [60_000 if quick else 250_000] * 64
+        print(f"pmap of {len(items)} CPU-bound items on {workers} processes (seconds)")
+        times = interleaved({
+            "in turn": lambda: sequential_time(items),
+            "coop.pmap": lambda: coop_pmap_time(items, workers),
+            "multiprocessing.Pool.map": lambda: pool_map_time(pool, items),
+        }, max(3, repeats - 2))
+        base = times["in turn"]
+        speedups = {name: (None if t is None or base is None else base / t)
+                    for name, t in times.items() if name != "in turn"}
+        print("  speedups: " + ", ".join(f"{k} {v:.2f}x" for k, v in speedups.items()
+                                         if v is not None))
+        figures.append(figure(
+            f"pmap speedup on {workers} cores", "x faster than in turn", {
+                "coop": speedups["coop.pmap"],
+                "multiprocessing.Pool.map": speedups["multiprocessing.Pool.map"],
+            }, lower_is_better=False,
+            goal=f"coop >= 1x multiprocessing.Pool.map and coop >= "
+                 f"{1.8 if workers >= 2 else 0.9}"))
+
+        seconds = 0.2 if quick else 1.0
+        print(f"CPU burnt by the waiting thread while a thread sleeps {seconds} s (% of a core)")
+        figures.append(figure("idle CPU while waiting for a thread", "% of one core",
+                              interleaved({
+            "coop": lambda: idle_coop(seconds),
+            "bare executor": lambda: idle_bare(seconds, threads),
+            "asyncio run_in_executor": lambda: idle_asyncio(seconds, threads),
+        }, 3), goal="coop < 0.5"))
+    finally:
+        threads.shutdown()
+        processes.shutdown()
+        pool.terminate()
+        pool.join()
+
+    print()
+    print(f"{'figure':<40} {'unit':<22} results")
+    for fig in figures:
+        shown = ", ".join(f"{k} {'n/a' if v is None else f'{v:.4g}'}"
+                          for k, v in fig["results"].items())
+        print(f"{fig['name']:<40} {fig['unit']:<22} {shown}")
+    if not (quick or args.no_write):
+        print(f"written to {write_results('offload', figures)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
