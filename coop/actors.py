@@ -359,17 +359,18 @@ class _Mailbox:
         self.asks: dict[Request, None] = {}
         self.recv_any = _RecvAny(self)
         self.revoke = self.queue.appendleft
-        # True while a send from the scheduler's thread needs no check beyond "is it that
-        # thread": started, open, unbounded.
-        self.fast = False
+        # The scheduler thread's id while a send from that thread needs no other check
+        # (started, open, unbounded), else 0: one comparison on the hot path.
+        self.fast = 0
 
     @property
     def name(self) -> str:
         return self.owner.name
 
     def refresh(self) -> None:
-        self.fast = (self.sched is not None and not self.closed and not self.dead
-                     and not self.maxsize)
+        fast = (self.sched is not None and not self.closed and not self.dead
+                and not self.maxsize)
+        self.fast = self.thread if fast and self.thread is not None else 0
 
     # -- delivering
 
@@ -467,7 +468,7 @@ class _Mailbox:
         if self.closed or self.dead:
             return
         self.closed = True
-        self.fast = False
+        self.fast = 0
         if self.thread == _get_ident():
             self.deliver(ActorExit)
         else:
@@ -559,7 +560,7 @@ class _Mailbox:
         if self.dead:
             return
         self.dead = True
-        self.fast = False
+        self.fast = 0
         self.supervised = False
         self.reason = reason
         self.queue.clear()
@@ -668,7 +669,7 @@ class Request(Effect[Any]):
                 f"{mb.name} asked itself ({_short(self.body)}): it would wait forever for a "
                 f"reply only it could send; handle the request directly")
         ident = _get_ident()
-        local = mb.fast and mb.thread == ident
+        local = mb.fast == ident
         if not local:
             mb.check_open()
         # Everything the replier looks at is set before delivery: a reply may come from
@@ -873,7 +874,7 @@ class Actor:
         got 3
         """
         mb = self._mb
-        if mb.fast and mb.thread == _get_ident() and msg is not ActorExit:
+        if mb.fast == _get_ident() and msg is not ActorExit:
             waiter = mb.waiter
             if waiter is None:
                 mb.queue.append(msg)
