@@ -415,9 +415,7 @@ class _Mailbox:
                 self.queue.insert(position, value)
 
         self.waiter = self.match = None
-        # A None message cannot be revoked safely: the kernel keeps a revoke hook past a
-        # resume with None, so it could fire later and duplicate the message.
-        waiter._scheduler.wake(waiter, msg, None if msg is None else revoke)
+        waiter._scheduler.wake(waiter, msg, revoke)
         return None
 
     def deliver_handed_in(self, msg: Any) -> None:
@@ -879,7 +877,7 @@ class Actor:
             if waiter is None:
                 mb.queue.append(msg)
                 return _SENT
-            if mb.match is None and msg is not None:
+            if mb.match is None:
                 mb.waiter = None
                 waiter._scheduler.wake(waiter, msg, mb.revoke)
             else:

@@ -202,6 +202,23 @@ def test_none_is_a_message_like_any_other():
     assert coop.run(main()) == [None, 0, None]
 
 
+def test_a_message_handed_to_an_actor_cancelled_before_it_ran_is_kept_for_its_successor():
+    def main():
+        sup = coop.Supervisor([Collector]).start()
+        first = sup.children[0]
+        yield  # it now waits on its empty mailbox
+        first.send(None)  # handed straight to it...
+        first.send("after")
+        yield coop.cancel(first.task)  # ...but it is cancelled before it ran
+        yield coop.sleep(1)
+        second = sup.children[0]
+        sup.close()
+        yield sup.join()
+        return first.got, second.got
+
+    assert vrun(main()) == ([], [None, "after"])
+
+
 def test_a_thousand_actors_take_turns():
     def main():
         actors = [Collector().start() for _ in range(1000)]
