@@ -66,8 +66,14 @@ class WorkerCrashed(RuntimeError):
 
     The waiting task gets this instead of hanging; the pool is replaced, so later offloads work.
 
-    >>> issubclass(coop.WorkerCrashed, RuntimeError)     # catch it, or let join re-raise it
-    True
+    >>> import os
+    >>> def main():
+    ...     try:
+    ...         yield coop.to_process(os._exit, 1)     # the worker dies mid-call
+    ...     except coop.WorkerCrashed:
+    ...         return "the task was told; the scheduler went on"
+    >>> coop.run(main())
+    'the task was told; the scheduler went on'
     """
 
 
