@@ -1,0 +1,357 @@
+"""Turn benchmarks/results/*.json into tables in benchmarks/README.md, and into bar charts.
+
+    .venv/bin/python benchmarks/report.py                      # rewrite the README's tables
+    .venv/bin/python benchmarks/report.py --plots docs/_static/bench   # PNGs only
+    .venv/bin/python benchmarks/report.py --plots DIR --readme         # both
+
+The tables go between ``<!-- results:start -->`` and ``<!-- results:end -->`` in the README
+(appended at its end if the markers are missing). Goals written in the small language that
+``common.py`` documents are checked; any other goal is shown as written, "not checked".
+Plotting uses matplotlib's Agg backend: no display is needed. From Python (say, in docs/conf.py)::
+
+    from benchmarks.report import plot_figures      # or import report with benchmarks/ on sys.path
+    plot_figures("docs/_static/bench")
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS_DIR = HERE / "results"
+README = HERE / "README.md"
+START = "<!-- results:start -->"
+END = "<!-- results:end -->"
+SUITE_ORDER = ("core", "sync", "actors", "offload")
+
+
+# ------------------------------------------------------------------ loading
+
+
+def load_results(results_dir: Path | str = RESULTS_DIR) -> list[dict[str, Any]]:
+    """Every results file, core first, then the known suites, then the rest by name."""
+    docs = []
+    for path in sorted(Path(results_dir).glob("*.json")):
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            print(f"report: skipping {path.name}: {exc}", file=sys.stderr)
+            continue
+        if not isinstance(doc, dict) or not isinstance(doc.get("figures"), list):
+            print(f"report: skipping {path.name}: no figures", file=sys.stderr)
+            continue
+        doc.setdefault("suite", path.stem)
+        docs.append(doc)
+
+    def key(doc: dict[str, Any]) -> tuple[int, str]:
+        suite = str(doc["suite"])
+        rank = SUITE_ORDER.index(suite) if suite in SUITE_ORDER else len(SUITE_ORDER)
+        return rank, suite
+
+    return sorted(docs, key=key)
+
+
+def subject_of(results: dict[str, Any]) -> str | None:
+    """The key results are compared with: "coop", else the first key starting with "coop"."""
+    if "coop" in results:
+        return "coop"
+    for name in results:
+        if name.lower().startswith("coop"):
+            return name
+    return None
+
+
+# ------------------------------------------------------------------ goals
+
+
+@dataclass
+class Check:
+    text: str
+    met: bool | None  # None: could not be checked
+    detail: str
+
+
+_OPS = {
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "==": lambda a, b: a == b,
+}
+_NUM = r"(\d[\d,_]*(?:\.\d+)?(?:e[+-]?\d+)?)"
+_RE_RATIO = re.compile(rf"^coop\s*(<=|<|>=|>|==)\s*{_NUM}\s*x\s+(.+)$", re.I)
+_RE_ABS = re.compile(rf"^coop\s*(<=|<|>=|>|==)\s*{_NUM}(?:\s*\S.*)?$", re.I)
+_RE_FASTER = re.compile(
+    rf"^(?:coop\s+(?:is\s+)?)?(?:(>=|>)|at least)\s*{_NUM}\s*x\s+"
+    rf"(?:faster|better|more|smaller|less)\s+than\s+(.+)$", re.I)
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", "").replace("_", ""))
+
+
+def find_peer(results: dict[str, Any], name: str) -> str | None:
+    """A results key by exact name, case-insensitively, or by unique prefix."""
+    name = name.strip().rstrip(".").strip()
+    if name in results:
+        return name
+    lowered = {k.lower(): k for k in results}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    matches = [k for k in results if k.lower().startswith(name.lower())]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _fmt_ratio(x: float) -> str:
+    return f"{x:.3g}x" if x < 100 else f"{x:,.0f}x"
+
+
+def check_goal(fig: dict[str, Any]) -> list[Check]:
+    """Check each clause of a figure's goal; [] if it has none."""
+    goal = fig.get("goal")
+    if not goal:
+        return []
+    results = fig.get("results", {})
+    lower = bool(fig.get("lower_is_better", True))
+    subject = subject_of(results)
+    coop = results.get(subject) if subject else None
+    checks = []
+    for clause in re.split(r"\s*(?:,|;|\band\b)\s*", str(goal).strip()):
+        if not clause:
+            continue
+        checks.append(_check_clause(clause, results, coop, lower))
+    return checks
+
+
+def _check_clause(clause: str, results: dict[str, Any], coop: Any, lower: bool) -> Check:
+    if coop is None:
+        return Check(clause, None, "no coop result")
+    m = _RE_FASTER.match(clause)
+    if m:
+        op = m.group(1) or ">="
+        k, peer_name = _number(m.group(2)), m.group(3)
+        peer = find_peer(results, peer_name)
+        if peer is None:
+            return Check(clause, None, f"no peer named {peer_name!r}")
+        value = results[peer]
+        if value is None or (lower and coop == 0) or (not lower and value == 0):
+            return Check(clause, None, f"no {peer} result")
+        ratio = value / coop if lower else coop / value
+        return Check(clause, _OPS[op](ratio, k), f"{_fmt_ratio(ratio)} {peer}")
+    m = _RE_RATIO.match(clause)
+    if m:
+        op, k, peer_name = m.group(1), _number(m.group(2)), m.group(3)
+        peer = find_peer(results, peer_name)
+        if peer is None:
+            return Check(clause, None, f"no peer named {peer_name!r}")
+        value = results[peer]
+        if value is None or value == 0:
+            return Check(clause, None, f"no {peer} result")
+        ratio = coop / value
+        return Check(clause, _OPS[op](ratio, k), f"coop is {_fmt_ratio(ratio)} {peer}")
+    m = _RE_ABS.match(clause)
+    if m:
+        op, bound = m.group(1), _number(m.group(2))
+        return Check(clause, _OPS[op](coop, bound), f"coop = {fmt_value(coop)}")
+    return Check(clause, None, "not checked")
+
+
+# ------------------------------------------------------------------ tables
+
+
+def fmt_value(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    v = float(value)
+    if v == 0:
+        return "0"
+    if v.is_integer() and abs(v) < 1e15:
+        return f"{int(v):,}"
+    a = abs(v)
+    if a >= 100:
+        return f"{v:,.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3g}"
+
+
+def _ratio_cell(value: Any, coop: Any) -> str:
+    if value is None or coop is None:
+        return "-"
+    if coop == 0:
+        return "-" if value == 0 else "∞"
+    return _fmt_ratio(float(value) / float(coop))
+
+
+def _verdict(checks: list[Check]) -> str:
+    if not checks:
+        return ""
+    states = {c.met for c in checks}
+    if states == {True}:
+        return "**met**"
+    if False in states:
+        return "**not met**"
+    return "not checked"
+
+
+def figure_markdown(fig: dict[str, Any]) -> str:
+    results: dict[str, Any] = fig.get("results", {})
+    unit = fig.get("unit", "")
+    lower = bool(fig.get("lower_is_better", True))
+    subject = subject_of(results)
+    coop = results.get(subject) if subject else None
+    order = ([subject] if subject else []) + [k for k in results if k != subject]
+    better = "lower is better" if lower else "higher is better"
+    lines = [f"**{fig.get('name', '?')}** ({unit}; {better})", ""]
+    lines.append(f"| peer | {unit} | ratio to coop |")
+    lines.append("|---|---:|---:|")
+    for name in order:
+        shown = f"**{name}**" if name == subject else name
+        lines.append(f"| {shown} | {fmt_value(results[name])} | "
+                     f"{_ratio_cell(results[name], coop)} |")
+    checks = check_goal(fig)
+    lines.append("")
+    if fig.get("goal"):
+        details = "; ".join(f"{c.text}: {c.detail}"
+                            + ("" if c.met is None else (" ✓" if c.met else " ✗"))
+                            for c in checks)
+        lines.append(f"Goal: {fig['goal']} — {_verdict(checks)} ({details})")
+    else:
+        lines.append("Goal: none (context for the figures above).")
+    return "\n".join(lines)
+
+
+def results_markdown(docs: list[dict[str, Any]]) -> str:
+    if not docs:
+        return "_No results yet: run `.venv/bin/python benchmarks/run_all.py`._"
+    parts = ["Ratio to coop = the peer's value ÷ coop's. For a cost (lower is better) above 1 "
+             "means the peer costs more than coop; for a rate (higher is better) below 1 means "
+             "the peer does less. Goals marked ✓/✗ are checked from the figures. Generated by "
+             "`benchmarks/report.py` from `benchmarks/results/*.json`; do not edit by hand."]
+    summary = ["", "| suite | figure | coop | goal | |", "|---|---|---:|---|---|"]
+    for doc in docs:
+        for fig in doc["figures"]:
+            results = fig.get("results", {})
+            subject = subject_of(results)
+            coop = results.get(subject) if subject else None
+            checks = check_goal(fig)
+            if fig.get("goal"):
+                summary.append(f"| {doc['suite']} | {fig.get('name')} | {fmt_value(coop)} "
+                               f"{fig.get('unit', '')} | {fig['goal']} | {_verdict(checks)} |")
+    if len(summary) > 3:
+        parts.append("\n".join(["### Goals at a glance", *summary]))
+    for doc in docs:
+        parts.append(f"### Suite `{doc['suite']}`\n\nPython {doc.get('python', '?')}, "
+                     f"{doc.get('date', '?')}, {doc.get('machine', '?')}.")
+        for fig in doc["figures"]:
+            parts.append(figure_markdown(fig))
+    return "\n\n".join(parts)
+
+
+def update_readme(readme: Path | str = README, results_dir: Path | str = RESULTS_DIR) -> Path:
+    """Rewrite the results section of the README from the result files."""
+    path = Path(readme)
+    text = path.read_text() if path.exists() else "# coop benchmarks\n"
+    body = results_markdown(load_results(results_dir))
+    block = f"{START}\n{body}\n{END}"
+    if START in text and END in text:
+        before, rest = text.split(START, 1)
+        after = rest.split(END, 1)[1]
+        text = before + block + after
+    else:
+        text = text.rstrip("\n") + "\n\n## Results\n\n" + block + "\n"
+    path.write_text(text)
+    return path
+
+
+# ------------------------------------------------------------------ plots
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80]
+
+
+def plot_figures(out_dir: Path | str, results_dir: Path | str = RESULTS_DIR) -> list[Path]:
+    """One horizontal bar chart (PNG) per figure in every results file; returns the paths.
+
+    coop's bar is highlighted; a log scale is used when values span more than 30x. Uses the
+    Agg backend, so it works without a display.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for doc in load_results(results_dir):
+        for fig in doc["figures"]:
+            results = {k: float(v) for k, v in fig.get("results", {}).items() if v is not None}
+            if not results:
+                continue
+            subject = subject_of(results)
+            names = list(results)
+            values = [results[n] for n in names]
+            positive = [v for v in values if v > 0]
+            log = bool(positive) and len(positive) == len(values) and \
+                max(positive) / min(positive) > 30
+            height = 0.9 + 0.38 * len(names)
+            f, ax = plt.subplots(figsize=(7.5, height), dpi=110)
+            colours = ["#d1495b" if n == subject else "#8da9c4" for n in names]
+            ax.barh(range(len(names)), values, color=colours)
+            ax.set_yticks(range(len(names)), names)
+            ax.invert_yaxis()
+            if log:
+                ax.set_xscale("log")
+            better = "lower is better" if fig.get("lower_is_better", True) else \
+                "higher is better"
+            ax.set_xlabel(f"{fig.get('unit', '')} ({better}{', log scale' if log else ''})")
+            ax.set_title(f"{doc['suite']}: {fig.get('name', '')}", fontsize=9.5, loc="left")
+            for i, v in enumerate(values):
+                ax.annotate(fmt_value(v), (v, i), xytext=(3, 0), textcoords="offset points",
+                            va="center", fontsize=8)
+            if values and not log:
+                ax.set_xlim(0, max(max(values), 0) * 1.18 or 1)
+            elif log:
+                ax.set_xlim(min(positive) / 1.5, max(positive) * 3)
+            ax.grid(axis="x", alpha=0.3)
+            f.tight_layout()
+            path = out / f"{slug(str(doc['suite']))}-{slug(str(fig.get('name', 'figure')))}.png"
+            f.savefig(path)
+            plt.close(f)
+            paths.append(path)
+    return paths
+
+
+# ------------------------------------------------------------------ main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Tables and plots from benchmark results.")
+    parser.add_argument("--results", default=str(RESULTS_DIR), help="results directory")
+    parser.add_argument("--plots", metavar="DIR", help="write one PNG per figure into DIR")
+    parser.add_argument("--readme", nargs="?", const=str(README), default=None,
+                        help="rewrite the README's results section (the default action "
+                             "when --plots is not given)")
+    args = parser.parse_args(argv)
+    if args.plots:
+        for path in plot_figures(args.plots, args.results):
+            print(f"wrote {path}")
+    if args.readme or not args.plots:
+        path = update_readme(args.readme or README, args.results)
+        print(f"updated {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
