@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
+from gc import get_referents as _referents
 from types import GeneratorType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -113,8 +114,8 @@ class Spawn(Effect[Task[T]]):
     def __init__(self, coro: Runnable[T], name: str | None, daemon: bool) -> None:
         # Checked here so that a mistake surfaces at the spawn call, the earliest point; the
         # common case (a fresh generator) is tested inline because spawn is a hot path.
-        if (coro.__class__ is not GeneratorType or coro.gi_suspended
-                or coro.gi_frame is None):
+        if (coro.__class__ is not GeneratorType or coro.gi_suspended or coro.gi_running
+                or len(_referents(coro)) <= 3):  # 3: a finished generator (see check_runnable)
             check_runnable(coro)
         self.coro = coro
         self.name = name

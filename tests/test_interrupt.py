@@ -24,6 +24,7 @@ PROGRAM = textwrap.dedent(
         try:
             for i in range(3):
                 yield coop.spawn(worker(i), name=f"worker-{i}")
+            yield  # let the workers reach their sleep, so each has a finally to run
             print("ready", flush=True)
             yield coop.sleep(3600)
         finally:
@@ -50,6 +51,7 @@ STUBBORN = textwrap.dedent(
 
     def main():
         yield coop.spawn(stubborn())
+        yield  # let it reach its sleep
         print("ready", flush=True)
         yield coop.sleep(3600)
 
