@@ -633,8 +633,14 @@ class Scheduler:
                     continue
                 if effect is None:
                     append(task)
-                else:
-                    self._dispatch(task, effect)
+                    continue
+                # _dispatch, inlined: an effect that parks its task is the common case.
+                try:
+                    value = effect._coop_apply(self, task)
+                except BaseException as exc:
+                    value = _refused(task, effect, exc)
+                if value is not SUSPENDED:
+                    self._continue(task, value)
             if (self._nondaemon if until_main_done else len(self._tasks)) == 0:
                 return
             if not ready:
@@ -681,19 +687,17 @@ class Scheduler:
 
     def _dispatch(self, task: Task[Any], effect: Any) -> None:
         """Apply what a task yielded; resume it at once while effects complete immediately."""
+        try:
+            value = effect._coop_apply(self, task)
+        except BaseException as exc:
+            value = _refused(task, effect, exc)
+        if value is not SUSPENDED:
+            self._continue(task, value)
+
+    def _continue(self, task: Task[Any], value: Any) -> None:
+        """Resume a task whose effect completed at once, for as long as its effects do."""
         coro = task._coro
         while True:
-            try:
-                apply = effect._coop_apply
-            except AttributeError:
-                value: Any = Throw(TypeError(_bad_yield_message(task, effect)))
-            else:
-                try:
-                    value = apply(self, task)
-                except BaseException as exc:  # the effect refused: the error is the task's own
-                    value = Throw(exc)
-            if value is SUSPENDED:
-                return
             try:
                 effect = coro.throw(value.exc) if value.__class__ is Throw else coro.send(value)
             except BaseException as exc:
@@ -701,6 +705,12 @@ class Scheduler:
                 return
             if effect is None:
                 self._ready.append(task)
+                return
+            try:
+                value = effect._coop_apply(self, task)
+            except BaseException as exc:
+                value = _refused(task, effect, exc)
+            if value is SUSPENDED:
                 return
 
     def _finish(self, task: Task[Any], exc: BaseException) -> None:
@@ -962,6 +972,13 @@ class Scheduler:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _refused(task: Task[Any], effect: Any, exc: BaseException) -> Throw:
+    """What to throw into a task whose yielded value could not be applied."""
+    if not hasattr(effect, "_coop_apply"):
+        return Throw(TypeError(_bad_yield_message(task, effect)))
+    return Throw(exc)  # the effect refused: the error is the task's own
 
 
 def _bad_yield_message(task: Task[Any], obj: Any) -> str:
