@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -67,7 +68,7 @@ from ._wire import ERR, RemoteTraceback, attach_remote, decode, describe_callabl
 from .backends import PROCESSES, THREADS, Backend, CoopProcesses, CoopThreads, adapt, classify
 from .effects import Effect
 from .errors import WorkerCrashed
-from .kernel import SUSPENDED
+from .kernel import SUSPENDED, ignore_thread
 from .task import Task, Throw
 
 if TYPE_CHECKING:
@@ -101,11 +102,12 @@ class _Service:
     for the pools callers hand in. Stopped by the scheduler's closer when ``run()`` ends."""
 
     def __init__(self, kernel: Scheduler) -> None:
+        self.kernel = kernel
         self.specs: dict[str, Any] = {THREADS: None, PROCESSES: None}
         self.named: dict[str, Backend] = {}
         self.adapters: dict[int, tuple[Any, Backend]] = {}
+        self.armed = False
         kernel.services[_SERVICE] = self
-        kernel.add_closer(self.close)
 
     def backend(self, spec: Any, kind: str) -> Backend:
         if spec is None:
@@ -114,11 +116,19 @@ class _Service:
             backend = self.named.get(spec)
             if backend is None:
                 backend = self.named[spec] = self._start(spec)
+                self._arm()
             return backend
         entry = self.adapters.get(id(spec))
         if entry is None or entry[0] is not spec:
             entry = self.adapters[id(spec)] = (spec, adapt(spec))
+            self._arm()
         return entry[1]
+
+    def _arm(self) -> None:
+        # Once per run: a Scheduler may run again after a run has closed its backends.
+        if not self.armed:
+            self.armed = True
+            self.kernel.add_closer(self.close)
 
     def _start(self, name: str) -> Backend:
         if name not in (THREADS, PROCESSES):
@@ -131,6 +141,7 @@ class _Service:
         return CoopProcesses(spec or cpu_count())
 
     def close(self) -> None:
+        self.armed = False
         backends = [*self.named.values(), *(b for _, b in self.adapters.values())]
         self.named.clear()
         self.adapters.clear()
@@ -530,4 +541,10 @@ def _progress_bar(total: int, desc: str) -> Any:
         tqdm = importlib.import_module("tqdm.auto").tqdm
     except ImportError:
         return _PlainProgress(total, desc)
-    return tqdm(total=total, desc=desc, unit="item")
+    bar = tqdm(total=total, desc=desc, unit="item")
+    monitor = getattr(tqdm, "monitor", None)
+    if isinstance(monitor, threading.Thread):
+        # tqdm's refresh thread never hands work to a scheduler: it must not make deadlock
+        # detection wait for it, here or in any later run.
+        ignore_thread(monitor)
+    return bar

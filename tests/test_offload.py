@@ -778,3 +778,31 @@ def test_gil_example_times_threads_and_processes():
 def test_crawler_example_fetches_every_page():
     out = run_example("crawler")
     assert "fetched 12 pages" in out
+
+
+def test_tqdms_monitor_thread_does_not_hide_a_later_deadlock():
+    tqdm = pytest.importorskip("tqdm.auto").tqdm
+
+    def show():
+        return (yield coop.pmap(square, range(4), progress=True, backend="threads"))
+
+    run(show())
+    monitor = getattr(tqdm, "monitor", None)
+    if monitor is not None and monitor.is_alive():
+        assert monitor.ident in coop.kernel._internal_threads
+
+
+def test_a_scheduler_that_runs_twice_stops_its_pools_after_each_run():
+    sched = coop.Scheduler()
+
+    def main():
+        return (yield coop.to_process(pid_of))
+
+    first = sched.spawn(main())
+    sched.run()
+    second = sched.spawn(main())
+    sched.run()
+    assert first.result() != second.result()  # a new pool: the first one was stopped
+    assert not psutil.pid_exists(second.result()) or \
+        psutil.Process(second.result()).status() == psutil.STATUS_ZOMBIE
+    sched.close()
