@@ -540,8 +540,15 @@ class DaskBackend(Backend):
         return future
 
     def cancel(self, handle: Any) -> None:
+        # Future.cancel() waits for the Dask scheduler to answer, a network round trip that
+        # the scheduler thread must not sit through.
+        threading.Thread(target=self._cancel, args=(handle,), daemon=True,
+                         name="coop-dask-cancel").start()
+
+    @staticmethod
+    def _cancel(future: Any) -> None:
         try:
-            handle.cancel()
+            future.cancel()
         except Exception:
             log.debug("coop: cancelling a Dask future failed", exc_info=True)
 

@@ -53,6 +53,10 @@ def segfault():
     ctypes.string_at(0)
 
 
+def killed():
+    os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer does
+
+
 def die_on(x, bad=3):
     if x == bad:
         os._exit(7)
@@ -349,7 +353,7 @@ def test_classify_knows_the_kinds(mp_pool, process_executor):
 # ---------------------------------------------------------------- crashes
 
 
-@pytest.mark.parametrize("how", [die, segfault], ids=["os._exit", "segfault"])
+@pytest.mark.parametrize("how", [die, segfault, killed], ids=["os._exit", "segfault", "SIGKILL"])
 def test_a_dead_worker_raises_worker_crashed_naming_the_call_and_later_calls_work(how):
     def main():
         try:
@@ -360,7 +364,7 @@ def test_a_dead_worker_raises_worker_crashed_naming_the_call_and_later_calls_wor
 
     message, after = run(main(), processes=1)
     assert f"to_process({how.__name__})" in message
-    assert ("SIGSEGV" if how is segfault else "exit code 1") in message
+    assert {die: "exit code 1", segfault: "SIGSEGV", killed: "SIGKILL"}[how] in message
     assert after == 81
 
 
@@ -379,7 +383,7 @@ def test_a_crash_fails_only_the_call_it_killed():
     assert run(main(), processes=2) == 36
 
 
-@pytest.mark.parametrize("how", [die, segfault], ids=["os._exit", "segfault"])
+@pytest.mark.parametrize("how", [die, segfault, killed], ids=["os._exit", "segfault", "SIGKILL"])
 def test_multiprocessing_pool_crash_is_detected_where_its_own_map_would_hang(how, mp_pool):
     def main():
         try:
