@@ -16,7 +16,7 @@ Figures, all in one process, every peer measured interleaved, the median of the 
   (coop: 2,000 tasks each waiting for one call), threads and processes.
 * pmap speedup: CPU-bound work (64 items of ~25 ms) on every core, as a speedup over running
   it in turn in one process: coop.pmap on its own pool against multiprocessing.Pool.map, both
-  with Pool.map's default chunking.
+  with Pool.map's default chunking, both pools started and warm, repeats interleaved.
 * idle CPU: the CPU time the waiting side burns (``time.thread_time`` of the thread that waits)
   while a thread sleeps 1 s, as a percentage of one core.
 """
@@ -30,7 +30,7 @@ import multiprocessing
 import time
 from typing import Any
 
-from common import ensure_repo_on_path, figure, interleaved, timer, write_results
+from common import ensure_repo_on_path, figure, interleaved, median, timer, write_results
 
 ensure_repo_on_path()
 
@@ -140,15 +140,27 @@ def sequential_time(items: list[int]) -> float:
     return timer() - started
 
 
-def coop_pmap_time(items: list[int], workers: int) -> float:
+def pmap_times(items: list[int], workers: int, pool: Any, repeats: int) -> dict[str, float]:
+    """Median seconds of each way, interleaved in one coop run so both pools stay warm."""
+    samples: dict[str, list[float]] = {"in turn": [], "coop.pmap": [],
+                                       "multiprocessing.Pool.map": []}
+
     def main() -> Any:
         # Every worker booted and idle before timing: each sleeps while the next one starts.
         yield coop.pmap(time.sleep, [0.2] * workers, chunksize=1)
-        started = timer()
-        yield coop.pmap(burn, items)
-        return timer() - started
+        pool.map(time.sleep, [0.2] * workers, chunksize=1)
+        for _ in range(repeats):
+            samples["in turn"].append(sequential_time(items))
+            started = timer()
+            yield coop.pmap(burn, items)
+            samples["coop.pmap"].append(timer() - started)
+            samples["multiprocessing.Pool.map"].append(pool_map_time(pool, items))
 
-    return float(coop.run(main(), processes=workers))
+    coop.run(main(), processes=workers)
+    for name, values in samples.items():
+        print(f"  {name:<28} {median(values):.6g}  (min {min(values):.4g}, "
+              f"max {max(values):.4g})")
+    return {name: median(values) for name, values in samples.items()}
 
 
 def pool_map_time(pool: Any, items: list[int]) -> float:
@@ -238,14 +250,9 @@ def main(argv: list[str] | None = None) -> int:
 
         items = [60_000 if quick else 1_000_000] * 64
         print(f"pmap of {len(items)} CPU-bound items on {workers} processes (seconds)")
-        times = interleaved({
-            "in turn": lambda: sequential_time(items),
-            "coop.pmap": lambda: coop_pmap_time(items, workers),
-            "multiprocessing.Pool.map": lambda: pool_map_time(pool, items),
-        }, max(3, repeats - 2))
+        times = pmap_times(items, workers, pool, max(3, repeats - 2))
         base = times["in turn"]
-        speedups = {name: (None if t is None or base is None else base / t)
-                    for name, t in times.items() if name != "in turn"}
+        speedups = {name: base / t for name, t in times.items() if name != "in turn"}
         print("  speedups: " + ", ".join(f"{k} {v:.2f}x" for k, v in speedups.items()
                                          if v is not None))
         figures.append(figure(
