@@ -40,6 +40,9 @@ functions at the top level of a module, and guard a script's entry point with
   waiting task raise :class:`coop.WorkerCrashed` naming the call; later calls work (coop's pool
   starts a new worker; a broken ``ProcessPoolExecutor`` is replaced by a new one like it; a
   ``multiprocessing.Pool``, whose own ``map`` would hang forever here, is watched by coop).
+  A ``multiprocessing.Pool`` forks its replacement workers from a thread of its own while
+  coop's threads run: make yours with ``multiprocessing.get_context("forkserver").Pool(n)``
+  (or ``"spawn"``) rather than the ``fork`` default of Linux before Python 3.14.
 - A function, argument or result that cannot be pickled raises a TypeError in the task naming
   the object and why (a lambda, a local function, an open file, a lock...). The check happens
   before the call is submitted. Dask, Ray and loky pickle with cloudpickle, where lambdas work.

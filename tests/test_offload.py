@@ -4,6 +4,7 @@ import concurrent.futures
 import multiprocessing
 import multiprocessing.pool
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -262,7 +263,11 @@ def test_run_refuses_bad_pool_specs(bad):
 
 @pytest.fixture(scope="module")
 def mp_pool():
-    pool = multiprocessing.Pool(2)
+    # Not the default "fork": this pool forks replacement workers (after the crash tests)
+    # while the test process runs many threads, which a forked child may inherit as locks held
+    # forever. Fork pools are covered by the Ctrl-C test and the seed_pool example, which make
+    # them before any thread starts, as the lecture did.
+    pool = multiprocessing.get_context("forkserver").Pool(2)
     yield pool
     pool.terminate()
     pool.join()
@@ -716,6 +721,9 @@ def test_ctrl_c_cancels_stops_the_pools_and_leaves_no_child_behind(tmp_path, pro
                             stderr=subprocess.PIPE, text=True, cwd=REPO,
                             start_new_session=True)
     try:
+        ready = selectors.DefaultSelector()
+        ready.register(proc.stdout, selectors.EVENT_READ)
+        assert ready.select(60), "the program did not start"
         assert proc.stdout.readline().strip() == "ready"
         children = psutil.Process(proc.pid).children(recursive=True)
         assert children, "the program started no worker process"
