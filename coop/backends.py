@@ -231,18 +231,21 @@ class ExecutorBackend(Backend):
                                 f"make a new one like it ({exc}); hand in a new pool") from exc
         log.warning("coop: a worker of %s died and broke it; coop goes on with a new %s "
                     "until run() ends", self.label, cls.__name__)
-        if self._replacement is not None:
-            self._replacement.shutdown(wait=False, cancel_futures=True)
+        self._drop_replacement(wait=False)
         self._replacement = new
         return new
+
+    def _drop_replacement(self, wait: bool) -> None:
+        old, self._replacement = self._replacement, None
+        if old is None or type(old).__module__.startswith("loky"):
+            return  # loky's reusable executor is the process's, not coop's to stop
+        old.shutdown(wait=wait, cancel_futures=True)
 
     def cancel(self, handle: Any) -> None:
         handle.cancel()
 
     def close(self) -> None:
-        if self._replacement is not None:
-            self._replacement.shutdown(wait=True, cancel_futures=True)
-            self._replacement = None
+        self._drop_replacement(wait=True)
 
 
 # ---------------------------------------------------------------- multiprocessing.Pool

@@ -426,16 +426,27 @@ def test_pmap_on_a_multiprocessing_pool_survives_a_crash(mp_pool):
     assert after == [x * x for x in range(6)]
 
 
-def test_a_broken_process_pool_executor_is_replaced():
-    with concurrent.futures.ProcessPoolExecutor(1) as pool:
-        def main():
-            try:
-                yield coop.to_process(die)
-            except coop.WorkerCrashed as err:
-                message = str(err)
-            return message, (yield coop.to_process(square, 3))
+@pytest.mark.parametrize("kind", ["ProcessPoolExecutor", "loky"])
+def test_a_broken_process_executor_is_replaced(kind):
+    if kind == "loky":
+        loky = pytest.importorskip("loky")
+        pool = loky.get_reusable_executor(max_workers=1)
+    else:
+        pool = concurrent.futures.ProcessPoolExecutor(1)
 
+    def main():
+        try:
+            yield coop.to_process(die)
+        except coop.WorkerCrashed as err:
+            message = str(err)
+        return message, (yield coop.to_process(square, 3))
+
+    try:
         message, after = run(main(), processes=pool)
+    finally:
+        pool.shutdown(wait=True)
+        if kind == "loky":  # the replacement is loky's process-wide reusable executor
+            loky.get_reusable_executor(max_workers=1).shutdown(wait=True, kill_workers=True)
     assert "to_process(die)" in message and "broke" in message
     assert after == 9
 
