@@ -170,10 +170,10 @@ def test_timing_out_cancels_the_dask_future(dask_client):
 def test_timing_out_on_ray_drops_the_late_result(ray_pool):
     def main():
         try:
-            yield coop.timeout(0.1, coop.to_process(sleep_then, 0.5, "late"))
+            yield coop.timeout(0.1, coop.to_process(sleep_then, 1, "late"))
         except coop.Timeout:
             timed_out = True
-        yield coop.sleep(0.8)  # the late result arrives meanwhile and goes nowhere
+        yield coop.sleep(1.3)  # the late result arrives meanwhile and goes nowhere
         return timed_out, (yield coop.to_process(square, 4))
 
     assert coop.run(main(), processes=ray_pool) == (True, 16)

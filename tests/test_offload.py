@@ -96,12 +96,6 @@ def write_pid_then_sleep(path, seconds):
     return "finished"
 
 
-def ticker(ticks, stop):
-    while not stop:
-        ticks.append(1)
-        yield coop.sleep(0.005)
-
-
 def run(main, **kw):
     return coop.run(main, **kw)
 
@@ -110,16 +104,20 @@ def run(main, **kw):
 
 
 def test_to_thread_returns_the_result_and_other_tasks_run_meanwhile():
-    ticks, stop = [], []
+    three_ticks = threading.Event()
+
+    def ticker_then_signal():
+        for _ in range(3):
+            yield coop.sleep(0.001)
+        three_ticks.set()
 
     def main():
-        yield coop.spawn(ticker(ticks, stop))
-        value = yield coop.to_thread(sleep_then, 0.1, "slept")
-        stop.append(True)
-        return value
+        yield coop.spawn(ticker_then_signal())
+        # The thread returns only once the ticker has run three times: main's wait did not
+        # stop the scheduler.
+        return (yield coop.to_thread(lambda: three_ticks.wait(30) and "ticked"))
 
-    assert run(main()) == "slept"
-    assert len(ticks) > 2  # the ticker ran while main waited
+    assert run(main()) == "ticked"
 
 
 def test_to_thread_passes_args_and_kwargs_and_reraises_with_the_traceback():
@@ -564,10 +562,10 @@ def test_cancelling_a_queued_thread_call_means_it_never_runs():
 
 
 def test_timing_out_a_running_thread_call_drops_its_late_result():
-    finished = threading.Event()
+    release, finished = threading.Event(), threading.Event()
 
     def work():
-        time.sleep(0.2)
+        release.wait(30)  # still running when the timeout fires, whatever the machine's load
         finished.set()
         return "late"
 
@@ -576,6 +574,7 @@ def test_timing_out_a_running_thread_call_drops_its_late_result():
             yield coop.timeout(0.05, coop.to_thread(work))
         except coop.Timeout:
             timed_out = True
+        release.set()
         yield coop.to_thread(finished.wait, 5)
         yield coop.sleep(0.05)  # the late result arrives now, and is dropped
         return timed_out
@@ -607,16 +606,16 @@ def test_cancelling_a_running_process_call_stops_its_worker(tmp_path):
 def test_timeout_on_a_multiprocessing_pool_drops_the_late_result(mp_pool):
     def main():
         try:
-            yield coop.timeout(0.05, coop.to_process(sleep_then, 0.3, "late"))
+            yield coop.timeout(0.05, coop.to_process(sleep_then, 1, "late"))
         except coop.Timeout:
             pass
-        yield coop.sleep(0.4)  # the late result arrives meanwhile, and goes nowhere
+        yield coop.sleep(1.1)  # the late result arrives meanwhile, and goes nowhere
         return (yield coop.to_process(square, 6))
 
     assert run(main(), processes=mp_pool) == 36
 
 
-def test_cancelling_a_pmap_withdraws_the_chunks_not_started(process_executor):
+def test_cancelling_a_pmap_withdraws_the_chunks_not_started(process_executor, tmp_path):
     def main():
         task = yield coop.spawn(mapper())
         yield coop.sleep(0.1)
@@ -624,13 +623,18 @@ def test_cancelling_a_pmap_withdraws_the_chunks_not_started(process_executor):
         return task.cancelled()
 
     def mapper():
-        return (yield coop.pmap(slow_square, range(40), chunksize=1))
+        items = [str(tmp_path / str(i)) for i in range(40)]
+        return (yield coop.pmap(mark_then_sleep, items, chunksize=1))
 
-    started = time.monotonic()
     assert run(main(), processes=process_executor) is True
-    # 40 calls of 50 ms on 2 workers take a second; withdrawn, they do not hold up the pool.
-    assert process_executor.submit(square, 2).result(timeout=60) == 4
-    assert time.monotonic() - started < 60
+    assert process_executor.submit(square, 2).result(timeout=60) == 4  # drained
+    # 40 calls of 0.2 s on 2 workers would take 4 s; those not started were withdrawn.
+    assert len(list(tmp_path.iterdir())) < 40
+
+
+def mark_then_sleep(path):
+    Path(path).touch()
+    time.sleep(0.2)
 
 
 def test_a_failing_chunk_cancels_the_rest_of_the_pmap():
