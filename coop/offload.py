@@ -165,10 +165,10 @@ def _service(kernel: Scheduler) -> _Service:
 
 
 def _check_spec(name: str, spec: Any) -> None:
-    if spec is None or isinstance(spec, str):
-        if spec not in (None, THREADS, PROCESSES):
-            raise ValueError(f"{name}={spec!r}: give a number of workers or a pool")
+    if spec is None:
         return
+    if isinstance(spec, str):
+        raise ValueError(f"{name}={spec!r}: give a number of workers or a pool")
     if isinstance(spec, bool) or (isinstance(spec, int) and spec < 1):
         raise ValueError(f"{name}={spec!r}: the number of workers must be at least 1")
     if not isinstance(spec, int):
