@@ -149,12 +149,15 @@ def pmap_times(items: list[int], workers: int, pool: Any, repeats: int) -> dict[
         # Every worker booted and idle before timing: each sleeps while the next one starts.
         yield coop.pmap(time.sleep, [0.2] * workers, chunksize=1)
         pool.map(time.sleep, [0.2] * workers, chunksize=1)
-        for _ in range(repeats):
+        for repeat in range(repeats):
             samples["in turn"].append(sequential_time(items))
+            if repeat % 2:  # each goes first every other time: no edge from the order
+                samples["multiprocessing.Pool.map"].append(pool_map_time(pool, items))
             started = timer()
             yield coop.pmap(burn, items)
             samples["coop.pmap"].append(timer() - started)
-            samples["multiprocessing.Pool.map"].append(pool_map_time(pool, items))
+            if not repeat % 2:
+                samples["multiprocessing.Pool.map"].append(pool_map_time(pool, items))
 
     coop.run(main(), processes=workers)
     for name, values in samples.items():
@@ -250,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
 
         items = [60_000 if quick else 1_000_000] * 64
         print(f"pmap of {len(items)} CPU-bound items on {workers} processes (seconds)")
-        times = pmap_times(items, workers, pool, max(3, repeats - 2))
+        times = pmap_times(items, workers, pool, repeats)
         base = times["in turn"]
         speedups = {name: base / t for name, t in times.items() if name != "in turn"}
         print("  speedups: " + ", ".join(f"{k} {v:.2f}x" for k, v in speedups.items()
