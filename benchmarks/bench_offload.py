@@ -35,7 +35,7 @@ from common import ensure_repo_on_path, figure, interleaved, median, timer, writ
 ensure_repo_on_path()
 
 import coop  # noqa: E402
-from coop._pools import cpu_count  # noqa: E402
+from coop.offload import cpu_count  # noqa: E402
 
 
 def noop(x: Any = None) -> Any:

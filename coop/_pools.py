@@ -18,7 +18,6 @@ hands them to the scheduler with ``call_soon_threadsafe``.
 from __future__ import annotations
 
 import itertools
-import os
 import queue
 import signal
 import sys
@@ -29,11 +28,7 @@ from multiprocessing import connection
 from multiprocessing.context import BaseContext
 from typing import Any
 
-from ._wire import invoke
-
-# What a completion callback is told: the value itself, an exception raised in this process,
-# a pickled outcome from a worker process, or that the worker died (a sentence saying how).
-VALUE, ERROR, WIRE, CRASH = 0, 1, 2, 3
+from ._wire import CRASH, ERROR, VALUE, WIRE, invoke
 
 Done = Callable[[int, Any], None]
 
@@ -438,10 +433,3 @@ class ProcessPool:
         self._wake_r.close()
         self._wake_w.close()
 
-
-def cpu_count() -> int:
-    """The CPUs this process may use (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1

@@ -27,6 +27,11 @@ from typing import Any
 OK = 0
 ERR = 1
 
+# What a pool's completion callback ``done(kind, value)`` is told: the value itself, an
+# exception raised in this process, a pickled outcome from a worker process, or that the
+# worker died (a sentence saying how).
+VALUE, ERROR, WIRE, CRASH = 0, 1, 2, 3
+
 # A call's payload says how to run it: call ``fn(*args, **kw)``, or map ``fn`` over items.
 _CALL = 0
 _MAP = 1

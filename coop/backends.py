@@ -46,9 +46,13 @@ from collections.abc import Callable
 from multiprocessing import connection
 from typing import Any
 
-from ._pools import CRASH, ERROR, VALUE, WIRE, Done, ProcessPool, ThreadPool, describe_exit
+from ._pools import Done, ProcessPool, ThreadPool, describe_exit
 from ._wire import (
     _MSG,
+    CRASH,
+    ERROR,
+    VALUE,
+    WIRE,
     describe_callable,
     dumps_call,
     dumps_map,

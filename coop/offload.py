@@ -61,22 +61,67 @@ functions at the top level of a module, and guard a script's entry point with
 from __future__ import annotations
 
 import math
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._pools import CRASH, ERROR, VALUE, WIRE, cpu_count
-from ._wire import ERR, RemoteTraceback, attach_remote, decode, describe_callable
-from .backends import PROCESSES, THREADS, Backend, CoopProcesses, CoopThreads, adapt, classify
+from ._wire import (
+    CRASH,
+    ERR,
+    ERROR,
+    VALUE,
+    WIRE,
+    RemoteTraceback,
+    attach_remote,
+    decode,
+    describe_callable,
+)
 from .effects import Effect
 from .errors import WorkerCrashed
 from .kernel import SUSPENDED, ignore_thread
 from .task import Task, Throw
 
 if TYPE_CHECKING:
+    from .backends import Backend
     from .kernel import Scheduler
+
+# The backends (and multiprocessing with them) are imported on first use, not by `import coop`.
+THREADS = "threads"
+PROCESSES = "processes"
+
+
+def cpu_count() -> int:
+    """The CPUs this process may use (its affinity mask where the OS has one).
+
+    >>> coop.offload.cpu_count() >= 1
+    True
+    """
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def classify(pool: Any) -> str:
+    """``"threads"`` or ``"processes"`` for a pool coop accepts; a TypeError for anything else.
+
+    >>> from concurrent.futures import ThreadPoolExecutor
+    >>> with ThreadPoolExecutor(2) as pool:
+    ...     coop.offload.classify(pool)
+    'threads'
+    """
+    from .backends import classify as classify_pool
+
+    return classify_pool(pool)
+
+
+def _adapt(pool: Any) -> Backend:
+    from .backends import adapt
+
+    return adapt(pool)
 
 __all__ = ["RemoteTraceback", "pmap", "to_process", "to_thread"]
 
@@ -124,7 +169,7 @@ class _Service:
             return backend
         entry = self.adapters.get(id(spec))
         if entry is None or entry[0] is not spec:
-            entry = self.adapters[id(spec)] = (spec, adapt(spec))
+            entry = self.adapters[id(spec)] = (spec, _adapt(spec))
             self._arm()
         return entry[1]
 
@@ -137,9 +182,11 @@ class _Service:
     def _start(self, name: str) -> Backend:
         if name not in (THREADS, PROCESSES):
             raise ValueError(f"unknown backend {name!r}: use 'threads', 'processes', or a pool")
+        from .backends import CoopProcesses, CoopThreads
+
         spec = self.specs[name]
         if spec is not None and not isinstance(spec, int):
-            return adapt(spec)
+            return _adapt(spec)
         if name == THREADS:
             return CoopThreads(spec or min(32, cpu_count() + 4))
         return CoopProcesses(spec or cpu_count())
