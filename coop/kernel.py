@@ -667,23 +667,15 @@ class Scheduler:
             self._poll(False)
 
     def _step(self, task: Task[Any]) -> None:
-        """Resume one task with its pending value and handle what it yields."""
+        """Resume one task with its pending value: the policy loop's path (the FIFO loop
+        inlines the same)."""
         value = task._value
-        coro = task._coro
-        try:
-            if value is None:
-                effect = coro.send(None)
-            else:
-                task._value = None
-                task._revoke = None
-                effect = coro.throw(value.exc) if value.__class__ is Throw else coro.send(value)
-        except BaseException as exc:
-            self._finish(task, exc)
-            return
-        if effect is None:
-            self._ready.append(task)
-        else:
-            self._dispatch(task, effect)
+        if value is not None:
+            task._value = None
+            task._revoke = None
+            if value is _HANDED_NONE:
+                value = None
+        self._continue(task, value)
 
     def _dispatch(self, task: Task[Any], effect: Any) -> None:
         """Apply what a task yielded; resume it at once while effects complete immediately."""

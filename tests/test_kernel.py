@@ -818,3 +818,21 @@ def test_a_none_handed_over_with_a_revoke_is_given_back_on_cancel():
     assert sched.run_main(main()) is True
     assert given_back == [None]
     sched.close()
+
+
+@pytest.mark.parametrize("policy", [None, coop.RandomPolicy(3)], ids=["fifo", "random"])
+def test_a_none_handed_over_with_a_revoke_arrives_as_none_under_every_policy(policy):
+    gate = coop.WaitQueue("gate")
+
+    def waiter():
+        me = yield coop.current_task()
+        return (yield _Park(gate, me))
+
+    def main():
+        task = yield coop.spawn(waiter())
+        while not gate:
+            yield  # until it has parked
+        gate.wake_one(None, revoke=lambda value: None)
+        return (yield coop.join(task))
+
+    assert coop.run(main(), policy=policy) is None
