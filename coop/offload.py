@@ -251,18 +251,45 @@ def configure(kernel: Scheduler, *, threads: Any = None, processes: Any = None) 
 # ------------------------------------------------------------------ one call
 
 
-class _Call:
-    """A task parked on one offloaded call (the kernel's Parkable protocol)."""
+class _ExternalWait:
+    """A task parked on work in flight elsewhere (the kernel's Parkable protocol).
 
-    __slots__ = ("backend", "handle", "kernel", "state", "task", "what")
+    Subclasses say how to withdraw what is still pending when the task stops waiting.
+    """
+
+    __slots__ = ("backend", "kernel", "state", "task", "what")
 
     def __init__(self, kernel: Scheduler, task: Task[Any], what: str, backend: Backend) -> None:
         self.kernel = kernel
         self.task: Task[Any] | None = task
         self.what = what
         self.backend = backend
-        self.handle: Any = None
         self.state = 0  # 0 waiting, 1 settled, 2 dropped (the task stopped waiting)
+
+    def _withdraw(self) -> None:
+        raise NotImplementedError
+
+    # Parkable
+    def unpark(self, task: Task[Any]) -> None:
+        if self.state:
+            return
+        self.state = 2
+        self.task = None
+        self.kernel.end_external()
+        self._withdraw()
+
+    def holders(self) -> list[Task[Any]]:
+        return []
+
+
+class _Call(_ExternalWait):
+    """A task parked on one offloaded call."""
+
+    __slots__ = ("handle",)
+
+    def __init__(self, kernel: Scheduler, task: Task[Any], what: str, backend: Backend) -> None:
+        super().__init__(kernel, task, what, backend)
+        self.handle: Any = None
 
     def done(self, kind: int, value: Any) -> None:
         """From a pool's thread: hand the outcome to the scheduler's thread."""
@@ -282,20 +309,11 @@ class _Call:
         else:
             self.kernel.wake(task, result)
 
-    # Parkable
-    def unpark(self, task: Task[Any]) -> None:
-        if self.state:
-            return
-        self.state = 2
-        self.task = None
-        self.kernel.end_external()
+    def _withdraw(self) -> None:
         self.backend.cancel(self.handle)
 
     def describe(self) -> str:
         return f"{self.what} on {self.backend.label}"
-
-    def holders(self) -> list[Task[Any]]:
-        return []
 
 
 def _outcome(what: str, kind: int, value: Any) -> Any:
@@ -408,23 +426,18 @@ def to_process(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Offload[T]
 # ------------------------------------------------------------------ a parallel map
 
 
-class _Map:
-    """A task parked on the chunks of one pmap (the kernel's Parkable protocol)."""
+class _Map(_ExternalWait):
+    """A task parked on the chunks of one pmap."""
 
-    __slots__ = ("backend", "handles", "kernel", "left", "progress", "results", "state",
-                 "task", "what")
+    __slots__ = ("handles", "left", "progress", "results")
 
     def __init__(self, kernel: Scheduler, task: Task[Any], what: str, backend: Backend,
                  chunks: int, progress: Any) -> None:
-        self.kernel = kernel
-        self.task: Task[Any] | None = task
-        self.what = what
-        self.backend = backend
+        super().__init__(kernel, task, what, backend)
         self.handles: list[Any] = []
         self.results: list[Any] = [None] * chunks
         self.left = chunks
         self.progress = progress
-        self.state = 0
 
     def done(self, index: int, kind: int, value: Any) -> None:
         self.kernel.call_soon_threadsafe(self.settle, index, kind, value)
@@ -461,21 +474,12 @@ class _Map:
                 self.backend.cancel(handle)
         self.handles = []
 
-    # Parkable
-    def unpark(self, task: Task[Any]) -> None:
-        if self.state:
-            return
-        self.state = 2
-        self.task = None
-        self.kernel.end_external()
+    def _withdraw(self) -> None:
         self._cancel_rest()
 
     def describe(self) -> str:
         return f"{self.what} ({self.left} of {len(self.results)} chunks left) on " \
                f"{self.backend.label}"
-
-    def holders(self) -> list[Task[Any]]:
-        return []
 
 
 class PMap(Effect[list[T]]):
