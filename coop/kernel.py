@@ -302,6 +302,10 @@ class Scheduler:
         self._buckets: dict[float, list[tuple[float, int, Any]]] = {}
         self._bucket_keys: list[float] = []
         self._near_key = float("-inf")
+        # Timers whose wait ended early stay in place until reached; once they outnumber the
+        # live ones (many timeouts that were not needed), the storage is rebuilt without them.
+        self._dead_timers = 0
+        self._compact_at = 1024
         self._seq = itertools.count()
         self._tasks: dict[int, Task[Any]] = {}
         self._ids = itertools.count(1)
@@ -389,6 +393,7 @@ class Scheduler:
         if timer is not None:
             timer.cancelled = True
             task._timer = None
+            self._timer_died()
         if revoke is not None and value is None:
             value = _HANDED_NONE  # keeps the resume off the fast path, which skips _revoke
         task._value = value
@@ -470,8 +475,9 @@ class Scheduler:
         current = task._timer
         if current is not None and not current.cancelled and current.deadline <= deadline:
             return current  # type: ignore[no-any-return]
-        if current is not None:
+        if current is not None and not current.cancelled:
             current.cancelled = True
+            self._timer_died()
         handle = TimerHandle(deadline, self._deadline_passed, ())
         handle.args = (task, exc_factory, handle)
         self._add_timer((deadline, next(self._seq), handle))
@@ -503,8 +509,39 @@ class Scheduler:
     def _unpark(self, task: Task[Any]) -> None:
         parked = task._parked_on
         task._parked_on = None
-        if parked is not None and parked.__class__ is not tuple:  # tuples are sleep timers
-            parked.unpark(task)
+        if parked is not None:
+            if parked.__class__ is tuple:  # a sleep: its timer entry is dead now
+                self._timer_died()
+            else:
+                parked.unpark(task)
+
+    def _timer_died(self) -> None:
+        self._dead_timers += 1
+        if self._dead_timers >= self._compact_at:
+            self._compact_timers()
+
+    def _compact_timers(self) -> None:
+        """Rebuild the timer heap and buckets with only the live entries, in the same order."""
+        def live(entry: tuple[float, int, Any]) -> bool:
+            target = entry[2]
+            if target.__class__ is TimerHandle:
+                return not target.cancelled
+            return target._parked_on is entry
+
+        near = [entry for entry in self._timers if live(entry)]
+        heapq.heapify(near)
+        self._timers[:] = near  # the run loop holds this list: keep its identity
+        kept = 0
+        for key in list(self._buckets):
+            bucket = [entry for entry in self._buckets[key] if live(entry)]
+            if bucket:
+                self._buckets[key] = bucket
+                kept += len(bucket)
+            else:
+                del self._buckets[key]
+        self._bucket_keys[:] = sorted(self._buckets)  # a sorted list is a heap
+        self._dead_timers = 0
+        self._compact_at = max(1024, len(near) + kept)
 
     def cancel(self, task: Task[Any], exc: BaseException | None = None) -> bool:
         """Throw ``exc`` (a new :class:`coop.Cancelled` by default) into ``task`` at its yield.

@@ -836,3 +836,46 @@ def test_a_none_handed_over_with_a_revoke_arrives_as_none_under_every_policy(pol
         return (yield coop.join(task))
 
     assert coop.run(main(), policy=policy) is None
+
+
+def test_timeouts_that_were_not_needed_do_not_pile_up_in_the_timer_storage():
+    sched = Scheduler(clock=coop.VirtualClock())
+    fired = []
+
+    def main():
+        # A long-lived timer that must survive every compaction, in order.
+        sched.call_at(10_000.0, fired.append, "late timer")
+        for _ in range(5000):
+            yield coop.timeout(3600, coop.sleep(0.001))  # each leaves a dead deadline behind
+        stored = len(sched._timers) + sum(len(b) for b in sched._buckets.values())
+        yield coop.sleep(20_000)
+        return stored
+
+    stored = sched.run_main(main())
+    assert stored < 1100  # without compaction: 5,001 entries
+    assert fired == ["late timer"]
+    sched.close()
+
+
+def test_compacting_the_timers_keeps_every_live_timer_in_deadline_order():
+    import random
+
+    rng = random.Random(5)
+    delays = [rng.uniform(0, 100) for _ in range(3000)]
+    woke = []
+
+    def sleeper(i, delay):
+        yield coop.sleep(delay)
+        woke.append((delay, i))
+
+    def main():
+        tasks = []
+        for i, delay in enumerate(delays):
+            tasks.append((yield coop.spawn(sleeper(i, delay))))
+        yield  # every sleeper is parked now
+        for task in tasks[::2]:  # 1,500 dead sleep entries: compaction runs on the way
+            yield coop.cancel(task, wait=False)
+
+    vrun(main())
+    expected = sorted((d, i) for i, d in enumerate(delays) if i % 2)
+    assert woke == expected
