@@ -26,23 +26,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
-import json
 import math
-import os
-import platform
 import queue
-import statistics
 import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
+from common import ensure_repo_on_path, interleaved, write_results
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+ensure_repo_on_path()
 
 import coop  # noqa: E402
 
@@ -349,25 +345,9 @@ def available(module: str) -> bool:
 def measure(peers: dict[str, Callable[[], float] | None], repeats: int,
             label: str) -> dict[str, float | None]:
     """Each peer ``repeats`` times, round robin; the median per peer (None: not measured)."""
-    samples: dict[str, list[float]] = {name: [] for name in peers}
-    for _ in range(repeats):
-        for name, fn in peers.items():
-            if fn is None:
-                continue
-            gc.collect()
-            try:
-                samples[name].append(fn())
-            except Exception as exc:
-                print(f"  {label} {name}: failed: {exc!r}", file=sys.stderr)
-                peers[name] = None
-                samples[name] = []
-    medians: dict[str, float | None] = {}
-    for name, values in samples.items():
-        medians[name] = statistics.median(values) if values else None
-        shown = "n/a" if not values else f"{medians[name]:,.0f}"
-        spread = f"  (min {min(values):,.0f}, max {max(values):,.0f})" if len(values) > 1 else ""
-        print(f"  {label} {name:<20} {shown:>12}{spread}", flush=True)
-    return medians
+    medians = interleaved({name: fn for name, fn in peers.items() if fn is not None},
+                          repeats, label=f"{label} ")
+    return {name: medians.get(name) for name in peers}
 
 
 def table(figures: list[dict[str, Any]]) -> str:
@@ -432,16 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(figures))
     if args.quick or args.no_write:
         return 0
-    doc = {
-        "suite": "actors",
-        "python": platform.python_version(),
-        "date": date.today().isoformat(),
-        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
-        "figures": figures,
-    }
-    out = HERE / "results" / "actors.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=2) + "\n")
+    out = write_results("actors", figures)
     print(f"\nwrote {out.relative_to(HERE.parent)}")
     return 0
 

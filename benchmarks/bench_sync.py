@@ -33,20 +33,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
-import json
-import os
-import platform
-import statistics
-import sys
 import time
 from collections.abc import Callable, Generator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
+from common import ensure_repo_on_path, interleaved, write_results
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+ensure_repo_on_path()
 
 import coop  # noqa: E402
 from coop.kernel import WaitQueue  # noqa: E402
@@ -293,27 +288,11 @@ def trio_queue(items: int) -> float:
 
 def measure(peers: dict[str, Callable[[], float] | None], per: int,
             repeats: int) -> dict[str, float | None]:
-    """Median ns per operation for each peer, repeats interleaved across peers."""
-    samples: dict[str, list[float]] = {name: [] for name in peers}
-    for _ in range(repeats):
-        for name, fn in peers.items():
-            if fn is None:
-                continue
-            gc.collect()
-            samples[name].append(fn() / per * 1e9)
-    return {name: (statistics.median(values) if values else None)
-            for name, values in samples.items()}
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPUs"
+    """Median ns per operation for each peer (None: not installed), repeats interleaved."""
+    timed = {name: (lambda fn=fn: fn() / per * 1e9)
+             for name, fn in peers.items() if fn is not None}
+    medians = interleaved(timed, repeats, verbose=False)
+    return {name: medians.get(name) for name in peers}
 
 
 def main() -> None:
@@ -365,11 +344,7 @@ def main() -> None:
     print(f"(CPU time, median of {repeats} repeats; lower is better)")
     if args.quick:
         return
-    out = HERE / "results" / "sync.json"
-    out.parent.mkdir(exist_ok=True)
-    doc = {"suite": "sync", "python": platform.python_version(),
-           "date": date.today().isoformat(), "machine": machine(), "figures": figures}
-    out.write_text(json.dumps(doc, indent=2) + "\n")
+    out = write_results("sync", figures)
     print(f"wrote {out.relative_to(HERE.parent)}")
 
 
