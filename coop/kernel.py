@@ -873,8 +873,8 @@ class Scheduler:
         stuck = cycle if cycle is not None else waiting
         waits = [(t, self.describe_wait(t)) for t in stuck]
         kind = "a wait-for cycle" if cycle is not None else "nothing can wake them"
-        lines = "\n".join(f"  {t.name} waits for {what}" for t, what in waits)
-        raise Deadlock(f"deadlock: {len(waits)} task(s) wait and {kind}:\n{lines}", waits)
+        raise Deadlock(f"deadlock: {len(waits)} task(s) wait and {kind}:\n"
+                       f"{_list_waits(waits)}", waits)
 
     def _find_cycle(self, waiting: list[Task[Any]]) -> list[Task[Any]] | None:
         edges: dict[Task[Any], list[Task[Any]]] = {}
@@ -993,6 +993,28 @@ class Scheduler:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: A deadlock report lists at most this many waits; the rest are counted (all are in .waits).
+_REPORTED_WAITS = 20
+
+
+def _list_waits(waits: list[tuple[Task[Any], str]]) -> str:
+    # A deadlock among 100,000 tasks must not print 100,000 lines: the first few name the
+    # problem, the count of each kind of wait among the rest says how big it is.
+    shown = [f"  {task.name} waits for {what}" for task, what in waits[:_REPORTED_WAITS]]
+    rest = waits[_REPORTED_WAITS:]
+    if rest:
+        kinds: dict[str, int] = {}
+        for _, what in rest:
+            kind = "a timer" if what.startswith("a timer") else what
+            kinds[kind] = kinds.get(kind, 0) + 1
+        common = sorted(kinds.items(), key=lambda item: -item[1])
+        summary = ", ".join(f"{n} on {what}" for what, n in common[:3])
+        if len(common) > 3:
+            summary += f", {sum(n for _, n in common[3:])} on other things"
+        shown.append(f"  ... and {len(rest)} more ({summary}); Deadlock.waits has them all")
+    return "\n".join(shown)
 
 
 def _refused(task: Task[Any], effect: Any, exc: BaseException) -> Throw:

@@ -632,6 +632,27 @@ def test_deadlock_names_each_stuck_task_and_what_it_waits_for():
     assert {t.name for t, _ in info.value.waits} == {"main", "child"}
 
 
+def test_a_deadlock_among_many_tasks_lists_a_few_and_counts_the_rest():
+    gates = [coop.WaitQueue("gate A")] * 30 + [coop.WaitQueue("gate B")] * 5
+
+    def waiter(gate):
+        me = yield coop.current_task()
+        yield _Park(gate, me)
+
+    def main():
+        for i, gate in enumerate(gates):
+            yield coop.spawn(waiter(gate), name=f"w{i}")
+
+    with pytest.raises(coop.Deadlock) as info:
+        coop.run(main())
+    lines = str(info.value).splitlines()
+    assert lines[0] == "deadlock: 35 task(s) wait and nothing can wake them:"
+    assert lines[1] == "  w0 waits for gate A"
+    assert len(lines) == 1 + 20 + 1
+    assert lines[-1] == "  ... and 15 more (10 on gate A, 5 on gate B); Deadlock.waits has them all"
+    assert len(info.value.waits) == 35
+
+
 def test_stuck_tasks_have_their_finally_blocks_run_after_a_deadlock():
     log = []
 
