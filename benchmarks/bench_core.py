@@ -47,6 +47,10 @@ ensure_repo_on_path()
 
 import coop  # noqa: E402
 
+# The same coop, pure Python, loaded beside the compiled kernel: both are measured in one run.
+PURE = "coop (pure Python)"
+coop_pure: Any = coop._native.load_pure_copy() if coop.kernel_build() == "compiled" else None
+
 try:
     import uvloop
 except ImportError:  # pragma: no cover
@@ -137,12 +141,12 @@ def sw_deque(n: int, k: int) -> float:
     return timer() - t0
 
 
-def sw_coop(n: int, k: int) -> float:
+def sw_coop(n: int, k: int, lib: Any = coop) -> float:
     def task(k: int) -> Any:
         for _ in range(k):
             yield
 
-    sched = coop.Scheduler()
+    sched = lib.Scheduler()
     try:
         for _ in range(n):
             sched.spawn(task(k))
@@ -257,6 +261,7 @@ SWITCH_PEERS: dict[str, Any] = {
     FLOOR: sw_floor,
     DEQUE: sw_deque,
     "coop": sw_coop,
+    PURE: functools.partial(sw_coop, lib=coop_pure) if coop_pure else None,
     "greenlet": sw_greenlet if greenlet else None,
     "asyncio": sw_asyncio,
     "uvloop": sw_uvloop if uvloop else None,
@@ -265,7 +270,7 @@ SWITCH_PEERS: dict[str, Any] = {
     "SimPy": sw_simpy if simpy else None,
 }
 # Peers fast enough to be given five times more switches per measurement.
-FAST = {FLOOR, DEQUE, "coop"}
+FAST = {FLOOR, DEQUE, "coop", PURE}
 
 
 def switch_cost(n: int, switches: int, repeats: int) -> dict[str, float | None]:
@@ -301,7 +306,7 @@ def switch_cost(n: int, switches: int, repeats: int) -> dict[str, float | None]:
 # finished. Result: microseconds per task. Threads: Thread(...).start() then join() each.
 
 
-def sp_coop(n: int) -> float:
+def sp_coop(n: int, lib: Any = coop) -> float:
     def child() -> Any:
         return
         yield
@@ -309,7 +314,7 @@ def sp_coop(n: int) -> float:
     result: list[float] = []
 
     def main() -> Any:
-        spawn = coop.spawn
+        spawn = lib.spawn
         tasks = []
         append = tasks.append
         t0 = timer()
@@ -319,7 +324,7 @@ def sp_coop(n: int) -> float:
         result.append(timer() - t0)
         assert all(t.done() for t in tasks)
 
-    coop.run(main())
+    lib.run(main())
     return result[0] / n * 1e6
 
 
@@ -449,6 +454,7 @@ def sp_threads(n: int) -> float:
 
 SPAWN_PEERS: dict[str, Any] = {
     "coop": sp_coop,
+    PURE: functools.partial(sp_coop, lib=coop_pure) if coop_pure else None,
     "asyncio": sp_asyncio,
     "uvloop": sp_uvloop if uvloop else None,
     "trio": sp_trio if trio else None,
@@ -478,15 +484,15 @@ def _traced() -> int:
     return tracemalloc.get_traced_memory()[0]
 
 
-def mem_coop(n: int) -> float:
+def mem_coop(n: int, lib: Any = coop) -> float:
     result: list[float] = []
 
     def sleeper() -> Any:
-        yield coop.sleep(3600)
+        yield lib.sleep(3600)
 
     def main() -> Any:
         tasks: list[Any] = [None] * n
-        spawn = coop.spawn
+        spawn = lib.spawn
         base = _traced()
         for i in range(n):
             tasks[i] = yield spawn(sleeper())
@@ -495,11 +501,11 @@ def mem_coop(n: int) -> float:
         tracemalloc.stop()
         assert all(t.waiting_for is not None for t in tasks[:10])
         for t in tasks:
-            yield coop.cancel(t, wait=False)
+            yield lib.cancel(t, wait=False)
 
     tracemalloc.start()
     try:
-        coop.run(main())
+        lib.run(main())
     finally:
         tracemalloc.stop()
     return result[0]
@@ -631,6 +637,7 @@ def mem_greenlet(n: int) -> float:
 
 MEMORY_PEERS: dict[str, Any] = {
     "coop": mem_coop,
+    PURE: functools.partial(mem_coop, lib=coop_pure) if coop_pure else None,
     "asyncio": mem_asyncio,
     "uvloop": mem_uvloop if uvloop else None,
     "trio": mem_trio if trio else None,
@@ -707,10 +714,10 @@ def _measure(run: Callable[[], None]) -> tuple[float, float]:
     return cpu_timer() - c0, timer() - w0
 
 
-def tm_coop(durations: list[float]) -> dict[str, float]:
+def tm_coop(durations: list[float], lib: Any = coop) -> dict[str, float]:
     r = TimerRun(durations)
     t0, woke, starts, wakes = r.t0, r.woke, r.starts.append, r.wakes.append
-    sleep = coop.sleep
+    sleep = lib.sleep
 
     def sleeper(i: int, d: float) -> Any:
         t0[i] = monotonic()
@@ -720,11 +727,11 @@ def tm_coop(durations: list[float]) -> dict[str, float]:
         wakes(i)
 
     def main() -> Any:
-        spawn = coop.spawn
+        spawn = lib.spawn
         for i, d in enumerate(durations):
             yield spawn(sleeper(i, d))
 
-    cpu, wall = _measure(lambda: coop.run(main()))
+    cpu, wall = _measure(lambda: lib.run(main()))
     return r.stats(cpu, wall)
 
 
@@ -802,6 +809,7 @@ def tm_curio(durations: list[float]) -> dict[str, float]:
 
 TIMER_PEERS: dict[str, Any] = {
     "coop": tm_coop,
+    PURE: (lambda durations: tm_coop(durations, coop_pure)) if coop_pure else None,
     "asyncio": tm_asyncio,
     "uvloop": tm_uvloop if uvloop else None,
     "trio": tm_trio if trio else None,
@@ -855,7 +863,8 @@ def main(argv: list[str] | None = None) -> int:
     def reps(default: int) -> int:
         return args.repeats if args.repeats is not None else (1 if quick else default)
 
-    print(f"coop core benchmarks; python {sys.version.split()[0]}; gc enabled "
+    print(f"coop core benchmarks; coop kernel: {coop.kernel_build()}; "
+          f"python {sys.version.split()[0]}; gc enabled "
           f"(collected before each repeat)", flush=True)
     t_start = timer()
     figures: list[dict[str, Any]] = []

@@ -148,7 +148,11 @@ def machine_info() -> str:
 
 
 def python_info() -> str:
-    return platform.python_version()
+    """The Python version, and which coop kernel ran (compiled or pure Python)."""
+    import coop
+
+    build = coop.kernel_build().split(":")[0]
+    return f"{platform.python_version()}, coop kernel {build}"
 
 
 def figure(name: str, unit: str, results: dict[str, float | None], *,

@@ -1,8 +1,16 @@
 """coop: a cooperative scheduler for plain Python generators."""
 
+# First of all: decide whether the compiled kernel or the pure-Python one is imported below.
+from . import _native
+
+_native.select(__name__)
+
+# ruff: noqa: E402
+
 # Each subsystem lists its public names in its own __all__; they are re-exported here so that
 # a new name needs no edit to this file.
 from . import actors, offload, structured, sync
+from ._native import kernel_build
 from .actors import *  # noqa: F403
 from .clock import RealClock, VirtualClock
 from .effects import Effect, cancel, current_task, join, now, sleep, spawn
@@ -33,6 +41,7 @@ __all__ = [
     "cancel",
     "current_task",
     "join",
+    "kernel_build",
     "now",
     "run",
     "sleep",

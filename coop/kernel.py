@@ -100,14 +100,19 @@ class WaitQueue:
     'opened'
     """
 
-    __slots__ = ("_holders", "_waiters", "_what")
+    __slots__ = ("_holders", "_on_interrupt", "_waiters", "_what")
 
     def __init__(self, what: str | Callable[[], str] = "a wait queue",
-                 holders: Callable[[], Iterable[Task[Any]]] | None = None) -> None:
+                 holders: Callable[[], Iterable[Task[Any]]] | None = None,
+                 on_interrupt: Callable[[Task[Any], BaseException], bool] | None = None,
+                 ) -> None:
         # A dict is an ordered set: FIFO order and O(1) removal of a cancelled waiter.
         self._waiters: dict[Task[Any], Any] = {}
         self._what = what
         self._holders = holders
+        # A hook rather than subclassing: the compiled kernel's classes cannot be subclassed
+        # by interpreted code without slowing every call on them.
+        self._on_interrupt = on_interrupt
 
     def park(self, task: Task[Any], tag: Any = None) -> Any:
         """Park ``task`` at the back of the queue; returns SUSPENDED for an effect to return."""
@@ -173,6 +178,15 @@ class WaitQueue:
         for task in waiters:
             task._scheduler.wake(task, Throw(exc))
         return len(waiters)
+
+    def interrupt(self, task: Task[Any], exc: BaseException) -> bool:
+        """Offer the ``on_interrupt`` hook a cancellation or timeout of a parked ``task``.
+
+        True means the hook took it over (it will wake the task itself); False lets the
+        kernel unpark the task and raise ``exc`` in it at once.
+        """
+        hook = self._on_interrupt
+        return hook is not None and hook(task, exc)
 
     # Parkable
     def unpark(self, task: Task[Any]) -> None:
@@ -298,8 +312,10 @@ class Scheduler:
         # Timers are (deadline, seq, target) entries. Those whose bucket (deadline // _BUCKET)
         # is <= _near_key are in the heap _timers; later ones in _buckets[bucket], plain lists,
         # whose keys are in the heap _bucket_keys.
-        self._timers: list[tuple[float, int, Any]] = []
-        self._buckets: dict[float, list[tuple[float, int, Any]]] = {}
+        # An entry is compared by identity (a sleeping task's _parked_on is its entry), so it is
+        # typed Any: mypyc would unbox a precise tuple type and box a new object on each use.
+        self._timers: list[Any] = []
+        self._buckets: dict[float, list[Any]] = {}
         self._bucket_keys: list[float] = []
         self._near_key = float("-inf")
         # Timers whose wait ended early stay in place until reached; once they outnumber the
@@ -402,12 +418,12 @@ class Scheduler:
 
     def sleep_until(self, task: Task[Any], deadline: float) -> Any:
         """Park ``task`` until the clock reaches ``deadline``; returns SUSPENDED."""
-        entry = (deadline, next(self._seq), task)
+        entry: Any = (deadline, next(self._seq), task)
         task._parked_on = entry
         self._add_timer(entry)
         return SUSPENDED
 
-    def _add_timer(self, entry: tuple[float, int, Any]) -> None:
+    def _add_timer(self, entry: Any) -> None:
         key = entry[0] // _BUCKET
         if key <= self._near_key:
             heapq.heappush(self._timers, entry)
@@ -444,7 +460,8 @@ class Scheduler:
                     return None
                 self._open_bucket()
             entry = timers[0]
-            deadline, _, target = entry
+            deadline: float = entry[0]
+            target = entry[2]
             if target.__class__ is TimerHandle:
                 if not target.cancelled:
                     return deadline
@@ -522,7 +539,7 @@ class Scheduler:
 
     def _compact_timers(self) -> None:
         """Rebuild the timer heap and buckets with only the live entries, in the same order."""
-        def live(entry: tuple[float, int, Any]) -> bool:
+        def live(entry: Any) -> bool:
             target = entry[2]
             if target.__class__ is TimerHandle:
                 return not target.cancelled

@@ -277,22 +277,20 @@ class BarrierStatistics:
 # ---------------------------------------------------------------------------- Lock
 
 
-class _LockWaiters(WaitQueue):
+def _lock_waiters(lock: Lock) -> WaitQueue:
     """The lock's wait queue. A task re-acquiring the lock after a condition wait has to
     leave ``wait()`` holding the lock even when it is cancelled or times out, so its
     interruption is noted and delivered once the lock is its own."""
 
-    __slots__ = ()
-
-    def __init__(self, lock: Lock) -> None:
-        super().__init__(lock._describe_wait, lock._holder_list)
-
-    def interrupt(self, task: Task[Any], exc: BaseException) -> bool:
-        waiter = self._waiters.get(task)
+    def on_interrupt(task: Task[Any], exc: BaseException) -> bool:
+        waiter = queue._waiters.get(task)
         if waiter is None:
             return False  # a plain acquire just gives up waiting
         waiter.interrupted(exc)
         return True
+
+    queue = WaitQueue(lock._describe_wait, lock._holder_list, on_interrupt)
+    return queue
 
 
 class _LockAcquire(Effect[Acquired]):
@@ -360,7 +358,7 @@ class Lock:
     def __init__(self, *, name: str | None = None) -> None:
         self._name = _make_name("Lock", name)
         self._owner: Task[Any] | None = None
-        self._waiters = _LockWaiters(self)
+        self._waiters = _lock_waiters(self)
         self._guard = _LockHeld(self)
         self._acquire = _LockAcquire(self, None)
         # Bound once: the hand-off passes it on every contended release.
@@ -804,16 +802,17 @@ class _CondWaiter:
         return Timeout(f"timed out waiting for a notify on {self.condition.name}")
 
 
-class _CondWaiters(WaitQueue):
-    __slots__ = ()
-
-    def interrupt(self, task: Task[Any], exc: BaseException) -> bool:
-        waiter: _CondWaiter | None = self._waiters.pop(task, None)
+def _condition_waiters(describe: Callable[[], str]) -> WaitQueue:
+    def on_interrupt(task: Task[Any], exc: BaseException) -> bool:
+        waiter: _CondWaiter | None = queue._waiters.pop(task, None)
         if waiter is None:
             return False
         waiter.interrupted(exc)
         waiter.reacquire()
         return True
+
+    queue = WaitQueue(describe, on_interrupt=on_interrupt)
+    return queue
 
 
 class _CondWait(Effect[Any]):
@@ -886,7 +885,7 @@ class Condition:
         elif not isinstance(lock, Lock):
             raise TypeError(f"Condition(lock) takes a coop.Lock, got {lock!r}")
         self._lock = lock
-        self._waiters = _CondWaiters(self._describe_wait)
+        self._waiters = _condition_waiters(self._describe_wait)
 
     @property
     def name(self) -> str:

@@ -1,0 +1,132 @@
+"""Chooses the kernel before anything imports it: compiled (mypyc) or pure Python.
+
+setup.py compiles ``task.py`` and ``kernel.py`` into C extensions beside them and records the
+digests of the sources it compiled in ``_build_info.py``. The import system would load an
+extension ahead of the ``.py`` file whatever its age, so this module decides instead: the
+compiled modules run only when they were built from the sources now on disk; otherwise (or with
+``COOP_PURE=1``, or when the package is loaded under another name, as the benchmarks load a
+pure copy beside the compiled one) the ``.py`` files are loaded explicitly. The two behave the
+same; the test command runs the kernel's tests against both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import sys
+from importlib.machinery import EXTENSION_SUFFIXES
+from pathlib import Path
+from types import ModuleType
+
+#: The compiled modules, in import order (kernel imports task).
+COMPILED_MODULES = ("task", "kernel")
+
+_HERE = Path(__file__).resolve().parent
+
+#: Why the pure-Python kernel runs (None when the compiled one does).
+why_pure: str | None = "not chosen yet"
+
+
+def _reason_to_stay_pure(package: str) -> str | None:
+    if os.environ.get("COOP_PURE"):
+        return "COOP_PURE is set"
+    if package != "coop":
+        return f"coop is loaded as {package!r}; the compiled modules are coop's own"
+    build_info = _build_info(package)
+    if build_info is None:
+        return "the compiled kernel was not built (no C compiler or mypyc when installed)"
+    sources: dict[str, str] = getattr(build_info, "SOURCES", {})
+    for name in COMPILED_MODULES:
+        if not any((_HERE / f"{name}{suffix}").exists() for suffix in EXTENSION_SUFFIXES):
+            return f"the compiled coop.{name} is missing"
+        source = _HERE / f"{name}.py"
+        if source.exists() and hashlib.sha256(source.read_bytes()).hexdigest() != sources.get(name):
+            return f"coop/{name}.py changed after the build (reinstall coop to recompile it)"
+    return None
+
+
+def _build_info(package: str) -> ModuleType | None:
+    # Imported by name: the file exists only after a compiled build (and mypy must not need it).
+    try:
+        return importlib.import_module(f"{package}._build_info")
+    except ImportError:
+        return None
+
+
+def select(package: str) -> None:
+    """Import the kernel modules as ``package.task`` / ``package.kernel``, compiled or not."""
+    global why_pure
+    why_pure = _reason_to_stay_pure(package)
+    if why_pure is None:
+        try:
+            for name in COMPILED_MODULES:
+                _restore_class_docs(importlib.import_module(f"{package}.{name}"), name)
+            return
+        except ImportError as exc:  # say, built for another Python
+            why_pure = f"the compiled kernel did not load ({exc})"
+            for name in COMPILED_MODULES:
+                sys.modules.pop(f"{package}.{name}", None)
+    for name in COMPILED_MODULES:
+        full_name = f"{package}.{name}"
+        spec = importlib.util.spec_from_file_location(full_name, _HERE / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[full_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[full_name]
+            raise
+        setattr(sys.modules[package], name, module)  # as the import system does
+
+
+def _restore_class_docs(module: object, name: str) -> None:
+    # mypyc keeps no docstrings; help(coop.Task) should still explain the class. (Methods'
+    # docstrings cannot be put back: the docs site and COOP_PURE=1 have them.)
+    class_docs: dict[str, dict[str, str]] = getattr(_build_info("coop"), "CLASS_DOCS", {})
+    for class_name, doc in class_docs.get(name, {}).items():
+        cls = getattr(module, class_name, None)
+        if cls is not None and not cls.__doc__:
+            try:
+                cls.__doc__ = doc
+            except (AttributeError, TypeError):
+                pass
+
+
+def load_pure_copy(name: str = "coop_pure") -> ModuleType:
+    """Load a second, pure-Python coop as the package ``name``, beside this one.
+
+    Its classes are its own (a Task of one is no Task of the other). The benchmarks measure the
+    compiled and the pure kernel side by side this way, and the docs tests read the docstrings
+    that mypyc leaves out of the compiled modules.
+    """
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        name, _HERE / "__init__.py", submodule_search_locations=[str(_HERE)])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[loaded]
+        raise
+    return module
+
+
+def kernel_build() -> str:
+    """Which kernel this process runs: ``"compiled"`` (mypyc) or ``"pure Python: <why>"``.
+
+    Both behave the same; the compiled one switches tasks, spawns and wakes faster. The pure
+    one runs when ``COOP_PURE=1`` is set, when there was no C compiler at install, or when
+    ``coop/kernel.py`` or ``coop/task.py`` were edited after the install (until the next
+    ``pip install``), and the text after the colon says which.
+
+    >>> coop.kernel_build().split(":")[0] in ("compiled", "pure Python")
+    True
+    """
+    return "compiled" if why_pure is None else f"pure Python: {why_pure}"

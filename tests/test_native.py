@@ -1,0 +1,100 @@
+"""The compiled kernel (mypyc) and its pure-Python fallback: which one runs, and when."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import coop
+from coop import _native
+
+PACKAGE = Path(coop.__file__).resolve().parent
+
+
+def test_the_compiled_kernel_runs_unless_coop_pure_is_set():
+    # The test command compiles the kernel; a pure-Python pass sets COOP_PURE=1 on purpose.
+    if os.environ.get("COOP_PURE"):
+        assert coop.kernel_build() == "pure Python: COOP_PURE is set"
+        assert coop.kernel.__file__.endswith("kernel.py")
+    else:
+        assert coop.kernel_build() == "compiled", coop.kernel_build()
+        assert not coop.kernel.__file__.endswith(".py")
+
+
+def _run_copy(where: Path, code: str,
+              env: dict[str, str] | None) -> subprocess.CompletedProcess[str]:
+    # -S: no site-packages, so the editable install's import hook cannot hand out the real
+    # package's files for the copy's (coop needs nothing beyond the standard library).
+    script = f"import sys; sys.path.insert(0, {str(where)!r}); import coop; {code}"
+    return subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **(env or {})})
+
+
+def _kernel_build_of_copy(tmp_path: Path, edit: bool, env: dict[str, str] | None = None) -> str:
+    copy = tmp_path / "coop"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    if edit:
+        with open(copy / "kernel.py", "a") as source:
+            source.write("\n# an edit made after the build\n")
+    runs = "print(coop.kernel_build()); print(coop.run(coop.sleep(0).__iter__()))"
+    done = _run_copy(tmp_path, runs, env)
+    assert done.returncode == 0, done.stderr
+    build, result = done.stdout.splitlines()
+    assert result == "None"  # and the kernel it chose runs a program
+    return build
+
+
+@pytest.fixture
+def compiled_build() -> None:
+    if os.environ.get("COOP_PURE") or coop.kernel_build() != "compiled":
+        pytest.skip("needs the compiled kernel in the package directory")
+
+
+@pytest.mark.usefixtures("compiled_build")
+def test_an_untouched_copy_of_the_package_runs_compiled(tmp_path: Path):
+    assert _kernel_build_of_copy(tmp_path, edit=False) == "compiled"
+
+
+@pytest.mark.usefixtures("compiled_build")
+def test_a_kernel_source_edited_after_the_build_runs_as_written(tmp_path: Path):
+    # The import system would load the stale binary ahead of the edited kernel.py.
+    assert _kernel_build_of_copy(tmp_path, edit=True) == (
+        "pure Python: coop/kernel.py changed after the build (reinstall coop to recompile it)")
+
+
+@pytest.mark.usefixtures("compiled_build")
+def test_coop_pure_selects_the_pure_kernel(tmp_path: Path):
+    assert _kernel_build_of_copy(tmp_path, edit=False, env={"COOP_PURE": "1"}) == (
+        "pure Python: COOP_PURE is set")
+
+
+def test_without_a_build_the_pure_kernel_runs(tmp_path: Path):
+    copy = tmp_path / "coop"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns(
+        "__pycache__", "*.so", "*.pyd", "_build_info.py"))
+    done = _run_copy(tmp_path, "print(coop.kernel_build())", {"COOP_PURE": ""})
+    assert done.stdout.strip() == (
+        "pure Python: the compiled kernel was not built (no C compiler or mypyc when installed)"
+    ), done.stderr
+
+
+def test_a_pure_copy_runs_beside_this_coop_with_classes_of_its_own():
+    pure = _native.load_pure_copy()
+    assert pure.kernel_build().startswith("pure Python")
+    assert pure.kernel.__file__.endswith("kernel.py")
+    assert pure.Task is not coop.Task or coop.kernel_build() != "compiled"
+
+    def child(n):
+        yield pure.sleep(1)
+        return n * 2
+
+    def main():
+        task = yield pure.spawn(child(21))
+        return (yield pure.join(task))
+
+    assert pure.run(main(), clock=pure.VirtualClock()) == 42
