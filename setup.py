@@ -20,8 +20,10 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
-# Import order: kernel imports task.
+# Translated by mypyc (in import order: kernel imports task).
 COMPILED = ("coop/task.py", "coop/kernel.py")
+# The compiled kernel's C helper (see its comment), built with it and only with it.
+RESUME_C = "coop/_resume.c"
 BUILD_INFO = ROOT / "coop" / "_build_info.py"
 
 
@@ -66,10 +68,11 @@ def _translate() -> list[Any]:
     try:
         # The group's shared library goes inside the package (coop._native__mypyc), so an
         # editable install, which maps only the coop package, can import it.
-        return list(mypycify(list(COMPILED), opt_level="3", group_name="coop._native"))
+        extensions = list(mypycify(list(COMPILED), opt_level="3", group_name="coop._native"))
     except BaseException as exc:  # mypyc reports type errors by SystemExit
         _say(f"mypyc could not translate the kernel ({exc!r}): installing pure Python")
         return []
+    return [*extensions, Extension("coop._resume", [RESUME_C])]
 
 
 class OptionalBuildExt(build_ext):
@@ -92,7 +95,7 @@ class OptionalBuildExt(build_ext):
         except Exception as exc:
             _say(f"compiling the kernel failed ({exc}): coop will run as pure Python")
             return
-        digests = {Path(p).stem: _digest(ROOT / p) for p in COMPILED}
+        digests = {Path(p).stem: _digest(ROOT / p) for p in (*COMPILED, RESUME_C)}
         docs = {Path(p).stem: _class_docstrings(ROOT / p) for p in COMPILED}
         info = ('"""Written by setup.py: the sources the compiled kernel was built from, and\n'
                 'the class docstrings that mypyc leaves out (coop._native puts them back)."""\n\n'

@@ -16,12 +16,16 @@ import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 #: The compiled modules, in import order (kernel imports task).
 COMPILED_MODULES = ("task", "kernel")
+#: Every extension of the compiled build and the source file it is built from.
+_BUILT_FROM = {"task": "task.py", "kernel": "kernel.py", "_resume": "_resume.c"}
 
 _HERE = Path(__file__).resolve().parent
 
@@ -38,12 +42,12 @@ def _reason_to_stay_pure(package: str) -> str | None:
     if build_info is None:
         return "the compiled kernel was not built (no C compiler or mypyc when installed)"
     sources: dict[str, str] = getattr(build_info, "SOURCES", {})
-    for name in COMPILED_MODULES:
+    for name, source_name in _BUILT_FROM.items():
         if not any((_HERE / f"{name}{suffix}").exists() for suffix in EXTENSION_SUFFIXES):
             return f"the compiled coop.{name} is missing"
-        source = _HERE / f"{name}.py"
+        source = _HERE / source_name
         if source.exists() and hashlib.sha256(source.read_bytes()).hexdigest() != sources.get(name):
-            return f"coop/{name}.py changed after the build (reinstall coop to recompile it)"
+            return f"coop/{source_name} changed after the build (reinstall coop to recompile it)"
     return None
 
 
@@ -116,6 +120,15 @@ def load_pure_copy(name: str = "coop_pure") -> ModuleType:
             del sys.modules[loaded]
         raise
     return module
+
+
+def resume_helper() -> tuple[Callable[[Any, Any], Any], type[StopIteration]] | None:
+    """The compiled kernel's ``resume(coro, value)`` and its ``Returned`` (see _resume.c);
+    None for the pure-Python kernel, which resumes with ``coro.send(value)``."""
+    if why_pure is not None:
+        return None
+    helper = importlib.import_module(f"{__package__}._resume")
+    return helper.resume, helper.Returned
 
 
 def kernel_build() -> str:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from types import CoroutineType, GeneratorType
 from typing import Any, Protocol
 
+from . import _native
 from .clock import RealClock
 from .errors import Cancelled, CoopUsageError, Deadlock
 from .policy import Policy
@@ -37,6 +38,18 @@ log = logging.getLogger("coop")
 #: timer is ordered among the few due in the same millisecond, not in a heap of all of them
 #: (heap operations over 100,000 scattered entries cost microseconds each in cache misses).
 _BUCKET = 0.001
+
+
+class _NeverReturned:
+    """Stands in for _resume.Returned in the pure-Python kernel, where nothing returns one."""
+
+
+# The compiled kernel resumes tasks through a C helper that reports a task's normal end without
+# raising StopIteration (see _resume.c: in compiled code an exception costs a microsecond);
+# the pure-Python kernel calls coro.send, where catching the StopIteration is cheap.
+_helper = _native.resume_helper()
+_RESUME: Callable[[Any, Any], Any] | None = None if _helper is None else _helper[0]
+_RETURNED: type[Any] = _NeverReturned if _helper is None else _helper[1]
 
 
 class _Suspended:
@@ -668,25 +681,34 @@ class Scheduler:
         bucket_keys = self._bucket_keys
         inbox = self._inbox
         clock = self.clock
+        resume = _RESUME
+        returned = _RETURNED
         while True:
             for _ in range(len(ready)):
                 task = popleft()
                 value = task._value
                 try:
                     if value is None:
-                        effect = task._coro.send(None)
+                        effect = (task._coro.send(None) if resume is None
+                                  else resume(task._coro, None))
                     else:
                         task._value = None
                         task._revoke = None
                         if value.__class__ is Throw:
                             effect = task._coro.throw(value.exc)
                         else:
-                            effect = task._coro.send(None if value is _HANDED_NONE else value)
+                            if value is _HANDED_NONE:
+                                value = None
+                            effect = (task._coro.send(value) if resume is None
+                                      else resume(task._coro, value))
                 except BaseException as exc:
                     self._finish(task, exc)
                     continue
                 if effect is None:
                     append(task)
+                    continue
+                if effect.__class__ is returned:
+                    self._finish(task, effect)
                     continue
                 # Applied inline (as _continue does): an effect that parks its task is
                 # the common case, and a method call per effect is measurable.
@@ -735,14 +757,21 @@ class Scheduler:
     def _continue(self, task: Task[Any], value: Any) -> None:
         """Resume a task whose effect completed at once, for as long as its effects do."""
         coro = task._coro
+        resume = _RESUME
         while True:
             try:
-                effect = coro.throw(value.exc) if value.__class__ is Throw else coro.send(value)
+                if value.__class__ is Throw:
+                    effect = coro.throw(value.exc)
+                else:
+                    effect = coro.send(value) if resume is None else resume(coro, value)
             except BaseException as exc:
                 self._finish(task, exc)
                 return
             if effect is None:
                 self._ready.append(task)
+                return
+            if effect.__class__ is _RETURNED:
+                self._finish(task, effect)
                 return
             try:
                 value = effect._coop_apply(self, task)
@@ -753,7 +782,7 @@ class Scheduler:
 
     def _finish(self, task: Task[Any], exc: BaseException) -> None:
         """Record how a task ended and hand the outcome to whoever joins it."""
-        if exc.__class__ is StopIteration:
+        if isinstance(exc, StopIteration):  # a return (PEP 479 turns a raised one into an error)
             task._outcome = _DONE
             task._result = exc.value
         elif isinstance(exc, Cancelled):

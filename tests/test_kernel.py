@@ -900,3 +900,38 @@ def test_compacting_the_timers_keeps_every_live_timer_in_deadline_order():
     vrun(main())
     expected = sorted((d, i) for i, d in enumerate(delays) if i % 2)
     assert woke == expected
+
+
+# ------------------------------------------------- generator-like tasks (say, Cython's)
+
+
+class _Countdown:
+    """Not a generator: an object with send/throw, as Cython compiles a generator."""
+
+    def __init__(self, n):
+        self.n = n
+        self.sent = []
+
+    def send(self, value):
+        self.sent.append(value)
+        if self.n == 0:
+            raise StopIteration("lift-off")
+        self.n -= 1
+        return coop.sleep(1) if self.n % 2 else None
+
+    def throw(self, exc):
+        raise exc
+
+    def close(self):
+        pass
+
+
+def test_a_generator_like_object_runs_as_a_task_and_its_return_value_is_kept():
+    countdown = _Countdown(3)
+
+    def main():
+        task = yield coop.spawn(countdown)
+        return (yield coop.join(task)), (yield coop.now())
+
+    assert coop.run(main(), clock=coop.VirtualClock()) == ("lift-off", 1.0)
+    assert countdown.sent == [None, None, None, None]

@@ -1,0 +1,61 @@
+/* resume(coro, value): coro.send(value) that reports a return without raising StopIteration.
+ *
+ * Built with the compiled kernel (setup.py) and used only by it. In mypyc-compiled code every
+ * exception that reaches an `except` first gets a traceback entry made of a new code object
+ * and frame, about a microsecond; a task's normal end is a StopIteration, so every finished
+ * task paid it. PyIter_Send (CPython 3.10+) says "returned" without an exception. The
+ * generator's return value comes back wrapped in a Returned, a StopIteration subclass that is
+ * made but never raised, so the kernel's code for a finished task takes it as is.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static PyObject *Returned;
+
+static PyObject *
+resume(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *result;
+
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "resume() takes exactly 2 arguments (coro, value)");
+        return NULL;
+    }
+    switch (PyIter_Send(args[0], args[1], &result)) {
+    case PYGEN_NEXT:
+        return result;
+    case PYGEN_RETURN: {
+        PyObject *returned = PyObject_CallOneArg(Returned, result);
+        Py_DECREF(result);
+        return returned;
+    }
+    default:
+        return NULL;  /* the task raised: its exception is set */
+    }
+}
+
+static PyMethodDef methods[] = {
+    {"resume", (PyCFunction)(void (*)(void))resume, METH_FASTCALL,
+     "resume(coro, value) -> what coro yields next, or a Returned holding its return value"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "coop._resume",
+    "Resuming a task without an exception for its normal end (see _resume.c).", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__resume(void)
+{
+    PyObject *module = PyModule_Create(&module_def);
+    if (module == NULL) {
+        return NULL;
+    }
+    Returned = PyErr_NewException("coop._resume.Returned", PyExc_StopIteration, NULL);
+    if (Returned == NULL || PyModule_AddObjectRef(module, "Returned", Returned) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}
