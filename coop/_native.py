@@ -73,17 +73,25 @@ def select(package: str) -> None:
             for name in COMPILED_MODULES:
                 sys.modules.pop(f"{package}.{name}", None)
     for name in COMPILED_MODULES:
-        full_name = f"{package}.{name}"
-        spec = importlib.util.spec_from_file_location(full_name, _HERE / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[full_name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[full_name]
-            raise
+        module = _load_source(f"{package}.{name}", _HERE / f"{name}.py")
         setattr(sys.modules[package], name, module)  # as the import system does
+
+
+def _load_source(full_name: str, path: Path, package_dir: Path | None = None) -> ModuleType:
+    """Import ``path`` as the module (or, with ``package_dir``, the package) ``full_name``."""
+    spec = importlib.util.spec_from_file_location(
+        full_name, path,
+        submodule_search_locations=None if package_dir is None else [str(package_dir)])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[full_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        for loaded in [m for m in sys.modules if m == full_name or m.startswith(full_name + ".")]:
+            del sys.modules[loaded]
+        raise
+    return module
 
 
 def _restore_class_docs(module: object, name: str) -> None:
@@ -108,18 +116,7 @@ def load_pure_copy(name: str = "coop_pure") -> ModuleType:
     """
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(
-        name, _HERE / "__init__.py", submodule_search_locations=[str(_HERE)])
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-            del sys.modules[loaded]
-        raise
-    return module
+    return _load_source(name, _HERE / "__init__.py", package_dir=_HERE)
 
 
 def resume_helper() -> tuple[Callable[[Any, Any], Any], type[StopIteration]] | None:

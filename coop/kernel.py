@@ -914,7 +914,9 @@ class Scheduler:
         if not waiting:
             return
         cycle = self._find_cycle(waiting)
-        if cycle is None and self._foreign_threads_alive():
+        if cycle is None and (self._foreign_threads_alive() or self._inbox):
+            # The inbox is looked at after the threads: one may have handed its last call in
+            # and ended since the caller found the inbox empty.
             return
         stuck = cycle if cycle is not None else waiting
         waits = [(t, self.describe_wait(t)) for t in stuck]

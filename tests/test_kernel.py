@@ -693,6 +693,28 @@ def test_no_deadlock_while_another_thread_may_still_hand_work_in():
     sched.close()
 
 
+def test_a_hand_in_left_by_a_thread_that_has_since_ended_is_not_a_deadlock():
+    # The race seen once: the loop finds the inbox empty, a thread hands in its last call and
+    # ends, then the deadlock check finds no thread alive. The check must see the hand-in.
+    sched = Scheduler()
+    gate = coop.WaitQueue("a hand-in from a thread")
+
+    def waiter():
+        me = yield coop.current_task()
+        return (yield _Park(gate, me))
+
+    task = sched.spawn(waiter())
+    sched._step(sched._ready.popleft())  # runs it until it parks on the gate
+    assert task.state == coop.TaskState.WAITING
+    ended = threading.Thread(target=sched.call_soon_threadsafe, args=(gate.wake_one, "late"))
+    ended.start()
+    ended.join()
+    sched._check_deadlock()  # no thread is alive, but its hand-in is waiting: no Deadlock
+    sched.run()
+    assert task.result() == "late"
+    sched.close()
+
+
 class _Park(coop.Effect):
     def __init__(self, queue, task):
         self.queue = queue
