@@ -66,7 +66,11 @@ class Sleep(Effect[None]):
     __slots__ = ("seconds",)
 
     def __init__(self, seconds: float) -> None:
-        self.seconds = _check_seconds(seconds, "coop.sleep")
+        # Most sleeps are a plain non-negative float: skip the checks' calls (NaN fails >= 0).
+        if seconds.__class__ is float and seconds >= 0:
+            self.seconds = seconds
+        else:
+            self.seconds = _check_seconds(seconds, "coop.sleep")
 
     def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
         if self.seconds == 0:
