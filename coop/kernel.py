@@ -372,7 +372,7 @@ class Scheduler:
         if self._closed:
             raise CoopUsageError("this scheduler has been closed; make a new one")
         task: Task[Any] = Task(coro, self, next(self._ids), name, daemon)
-        self._tasks[task.id] = task
+        self._tasks[task._id] = task
         if not daemon:
             self._nondaemon += 1
         self._ready.append(task)
@@ -436,7 +436,7 @@ class Scheduler:
         # from the cyclic GC's tracking at its first collection, so 100,000 sleeping tasks do not
         # add 100,000 long-lived objects for every full collection to traverse (a third fewer;
         # measured: GC was a quarter of the CPU of 100,000 sleeps).
-        entry: Any = (deadline, next(self._seq), task.id)
+        entry: Any = (deadline, next(self._seq), task._id)
         task._parked_on = entry
         self._add_timer(entry)
         return SUSPENDED
@@ -803,7 +803,7 @@ class Scheduler:
                 raise exc  # the second Ctrl-C: stop at once
             task._outcome = _FAILED
             task._result = exc
-        del self._tasks[task.id]
+        del self._tasks[task._id]
         if not task.daemon:
             self._nondaemon -= 1
         if self._done_callbacks:
@@ -1018,7 +1018,7 @@ class Scheduler:
                 pass
             task._outcome = _CANCELLED
             task._result = Cancelled("the scheduler stopped")
-            self._tasks.pop(task.id, None)
+            self._tasks.pop(task._id, None)
         self._ready.clear()
         self._nondaemon = 0
 

@@ -79,6 +79,7 @@ class Task(Generic[T]):
     __slots__ = (
         "__weakref__",
         "_coro",
+        "_id",
         "_joiners",
         "_name",
         "_observed",
@@ -90,7 +91,6 @@ class Task(Generic[T]):
         "_timer",
         "_value",
         "daemon",
-        "id",
     )
 
     def __init__(self, coro: Runnable[T], scheduler: Scheduler, task_id: int,
@@ -110,16 +110,23 @@ class Task(Generic[T]):
         self._scheduler = scheduler
         self._joiners: WaitQueue | None = None
         self._observed = False
-        self.id = task_id
+        # Kept as the very int object the scheduler keys its task table and timer entries by:
+        # compiled, an int attribute is stored unboxed and every read would box a new one.
+        self._id: Any = task_id
         self._name = name
         self.daemon = daemon
+
+    @property
+    def id(self) -> int:
+        """The task's number, unique within its scheduler; the first task spawned is 1."""
+        return self._id  # type: ignore[no-any-return]
 
     @property
     def name(self) -> str:
         """The name given at spawn, else the function's name and the task id (``worker-3``)."""
         if self._name is None:
             fn = getattr(self._coro, "__name__", "task")
-            self._name = f"{fn}-{self.id}"
+            self._name = f"{fn}-{self._id}"
         return self._name
 
     @property
@@ -171,7 +178,7 @@ class Task(Generic[T]):
             )
 
     def __repr__(self) -> str:
-        return f"<Task {self.id} {self.name!r} {self.state}>"
+        return f"<Task {self._id} {self.name!r} {self.state}>"
 
 
 def is_cancellation(exc: BaseException) -> bool:
