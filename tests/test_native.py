@@ -98,3 +98,33 @@ def test_a_pure_copy_runs_beside_this_coop_with_classes_of_its_own():
         return (yield pure.join(task))
 
     assert pure.run(main(), clock=pure.VirtualClock()) == 42
+
+
+@pytest.mark.slow
+def test_installing_without_a_working_compiler_gives_a_pure_python_coop(tmp_path: Path):
+    # setup.py's promise: a compiler that fails never fails the install.
+    repo = PACKAGE.parent
+    source = tmp_path / "src"
+    shutil.copytree(repo, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "_build", "__pycache__", "*.so", "_build_info.py",
+        ".hypothesis", "*.egg-info"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=120)
+    python = venv / "bin" / "python"
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+         "--no-cache-dir", "--disable-pip-version-check", str(source)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**os.environ, "CC": "false", "COOP_PURE": ""},
+    )
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    ran = subprocess.run(
+        [str(python), "-c", "import coop; print(coop.kernel_build()); "
+                            "print(coop.run(coop.sleep(0).__iter__()))"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "COOP_PURE"},
+    )
+    assert ran.stdout.splitlines() == [
+        "pure Python: the compiled kernel was not built (no C compiler or mypyc when installed)",
+        "None"], ran.stderr
