@@ -22,10 +22,12 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 # The kernel modules setup.py compiles with mypyc (coop/_native.py picks compiled or pure).
-COMPILED_SOURCES = [ROOT / "coop" / "task.py", ROOT / "coop" / "kernel.py"]
+COMPILED_SOURCES = [ROOT / "coop" / name
+                    for name in ("task.py", "kernel.py", "effects.py", "_resume.c")]
 # The kernel's own tests, run a second time against the pure-Python kernel.
 PURE_PASS = ["tests/test_kernel.py", "tests/test_kernel_properties.py", "tests/test_structured.py",
-             "tests/test_sync.py", "tests/test_native.py", "coop/task.py", "coop/kernel.py"]
+             "tests/test_sync.py", "tests/test_native.py", "coop/task.py", "coop/kernel.py",
+             "coop/effects.py"]
 EXTRAS = {"demo": "progress", "test": "dev,docs,bench,dask,ray,progress,loky,plot"}
 
 

@@ -20,8 +20,8 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
-# Translated by mypyc (in import order: kernel imports task).
-COMPILED = ("coop/task.py", "coop/kernel.py")
+# Translated by mypyc (in import order: kernel imports task, effects imports both).
+COMPILED = ("coop/task.py", "coop/kernel.py", "coop/effects.py")
 # The compiled kernel's C helper (see its comment), built with it and only with it.
 RESUME_C = "coop/_resume.c"
 BUILD_INFO = ROOT / "coop" / "_build_info.py"

@@ -13,7 +13,7 @@ from . import actors, offload, structured, sync
 from ._native import kernel_build
 from .actors import *  # noqa: F403
 from .clock import RealClock, VirtualClock
-from .effects import Effect, cancel, current_task, join, now, sleep, spawn
+from .effects import Effect, current_task, now, sleep, spawn
 from .errors import Cancelled, CoopUsageError, Deadlock, Timeout, WorkerCrashed
 from .kernel import Scheduler, WaitQueue
 from .offload import *  # noqa: F403
@@ -22,6 +22,7 @@ from .runner import run
 from .structured import *  # noqa: F403
 from .sync import *  # noqa: F403
 from .task import Task, TaskState
+from .task_effects import cancel, join
 
 __all__ = [
     "Cancelled",

@@ -22,10 +22,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-#: The compiled modules, in import order (kernel imports task).
-COMPILED_MODULES = ("task", "kernel")
+#: The compiled modules, in import order (kernel imports task, effects imports both).
+COMPILED_MODULES = ("task", "kernel", "effects")
 #: Every extension of the compiled build and the source file it is built from.
-_BUILT_FROM = {"task": "task.py", "kernel": "kernel.py", "_resume": "_resume.c"}
+_BUILT_FROM = {"task": "task.py", "kernel": "kernel.py", "effects": "effects.py",
+               "_resume": "_resume.c"}
 
 _HERE = Path(__file__).resolve().parent
 

@@ -50,10 +50,11 @@ from collections.abc import Callable, Coroutine, Generator, Iterable
 from types import FrameType
 from typing import Any, TypeAlias, TypeVar, overload
 
-from .effects import Cancel, Effect, Join, _check_seconds
+from .effects import Effect, _check_seconds
 from .errors import Cancelled, CoopUsageError, Timeout
 from .kernel import SUSPENDED, Scheduler, running_scheduler
 from .task import _DONE, _PENDING, Task, Throw
+from .task_effects import Cancel, Join
 
 __all__ = [
     "Actor",

@@ -5,6 +5,8 @@
 small request object; the kernel hands it itself and the task (``_coop_apply``), and the effect
 either returns the value to resume the task with at once, raises to throw an error into the
 task, or parks the task and returns ``SUSPENDED``.
+
+This module is compiled with the kernel; ``join`` and ``cancel`` are in ``task_effects.py``.
 """
 
 from __future__ import annotations
@@ -13,11 +15,16 @@ import math
 from collections.abc import Generator
 from gc import get_referents as _referents
 from types import GeneratorType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, SupportsFloat, TypeVar
 
-from .errors import Cancelled, CoopUsageError
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:  # needed only when mypyc compiles this module: a no-op otherwise
+    def mypyc_attr(*attrs: str, **kwattrs: object) -> Any:  # type: ignore[misc]
+        return lambda cls: cls
+
 from .kernel import SUSPENDED, check_runnable
-from .task import _DONE, _PENDING, Runnable, Task
+from .task import Runnable, Task
 
 if TYPE_CHECKING:
     from .kernel import Scheduler
@@ -25,6 +32,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+# Compiled with the kernel, and subclassed by interpreted code (coop's primitives, users).
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Effect(Generic[T]):
     """Base class of everything a task may yield. Subclass it to add a new kind of wait.
 
@@ -47,10 +56,13 @@ class Effect(Generic[T]):
     def __await__(self) -> Generator[Effect[T], Any, T]:
         return (yield self)  # type: ignore[no-any-return]
 
-    __iter__ = __await__
+    def __iter__(self) -> Generator[Effect[T], Any, T]:
+        return (yield self)  # type: ignore[no-any-return]
 
 
-def _check_seconds(seconds: float, what: str) -> float:
+# Seconds are typed SupportsFloat, not float, where users pass them: compiled, a float
+# parameter is checked by mypyc on entry, with its own message and letting True through.
+def _check_seconds(seconds: object, what: str) -> float:
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError(f"{what} takes a number of seconds, got {seconds!r} "
                         f"({type(seconds).__name__})")
@@ -65,7 +77,7 @@ def _check_seconds(seconds: float, what: str) -> float:
 class Sleep(Effect[None]):
     __slots__ = ("seconds",)
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: SupportsFloat) -> None:
         # Most sleeps are a plain non-negative float: skip the checks' calls (NaN fails >= 0).
         if seconds.__class__ is float and seconds >= 0:
             self.seconds = seconds
@@ -82,7 +94,7 @@ class Sleep(Effect[None]):
         return f"coop.sleep({self.seconds})"
 
 
-def sleep(seconds: float) -> Sleep:
+def sleep(seconds: SupportsFloat) -> Sleep:
     """Suspend the task for ``seconds``; ``sleep(0)`` gives up the turn like a bare ``yield``.
 
     >>> def main():
@@ -146,94 +158,6 @@ def spawn(coro: Runnable[T], name: str | None = None, *, daemon: bool = False) -
     49
     """
     return Spawn(coro, name, daemon)
-
-
-class Join(Effect[T]):
-    __slots__ = ("task",)
-
-    def __init__(self, task: Task[T]) -> None:
-        if not isinstance(task, Task):
-            raise TypeError(f"coop.join expects a Task (from coop.spawn), got {task!r}")
-        self.task = task
-
-    def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
-        target = self.task
-        if target._scheduler is not kernel:
-            raise CoopUsageError(
-                f"cannot join {target!r}: it belongs to another scheduler; a task can only "
-                f"join tasks spawned on its own scheduler"
-            )
-        if target is task:
-            raise CoopUsageError(f"task {task.name!r} tried to join itself, which would never end")
-        if target._outcome != _PENDING:
-            target._observed = True
-            if target._outcome == _DONE:
-                return target._result
-            raise target._result
-        return kernel.joiners_of(target).park(task, False)
-
-
-def join(task: Task[T]) -> Join[T]:
-    """Wait for ``task`` to end: returns its result or re-raises its exception, traceback intact.
-
-    >>> def fails():
-    ...     yield
-    ...     raise KeyError("boom")
-    >>> def main():
-    ...     task = yield coop.spawn(fails())
-    ...     try:
-    ...         yield coop.join(task)
-    ...     except KeyError as err:
-    ...         return f"caught {err}"
-    >>> coop.run(main())
-    "caught 'boom'"
-    """
-    return Join(task)
-
-
-class Cancel(Effect[None]):
-    __slots__ = ("task", "wait")
-
-    def __init__(self, task: Task[Any], wait: bool) -> None:
-        if not isinstance(task, Task):
-            raise TypeError(f"coop.cancel expects a Task (from coop.spawn), got {task!r}")
-        self.task = task
-        self.wait = wait
-
-    def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
-        target = self.task
-        if target._scheduler is not kernel:
-            raise CoopUsageError(f"cannot cancel {target!r}: it belongs to another scheduler")
-        if target is task:
-            raise Cancelled("the task cancelled itself")
-        if not kernel.cancel(target) or not self.wait:
-            return None
-        # Its outcome is deliberately not raised here: the canceller asked for the end.
-        target._observed = True
-        return kernel.joiners_of(target).park(task, True)
-
-
-def cancel(task: Task[Any], *, wait: bool = True) -> Cancel:
-    """Throw :class:`coop.Cancelled` into ``task`` at its ``yield``; its ``finally`` blocks run.
-
-    By default the canceller resumes once the task has ended, so its cleanup is done; with
-    ``wait=False`` it resumes at once. Cancelling a finished task does nothing.
-
-    >>> def worker(log):
-    ...     try:
-    ...         yield coop.sleep(100)
-    ...     finally:
-    ...         log.append("cleaned up")
-    >>> def main():
-    ...     log = []
-    ...     task = yield coop.spawn(worker(log))
-    ...     yield                            # let it start
-    ...     yield coop.cancel(task)
-    ...     return log, task.cancelled()
-    >>> coop.run(main(), clock=coop.VirtualClock())
-    (['cleaned up'], True)
-    """
-    return Cancel(task, wait)
 
 
 class CurrentTask(Effect[Task[Any]]):

@@ -103,6 +103,8 @@ def test_a_pure_copy_runs_beside_this_coop_with_classes_of_its_own():
 @pytest.mark.slow
 def test_installing_without_a_working_compiler_gives_a_pure_python_coop(tmp_path: Path):
     # setup.py's promise: a compiler that fails never fails the install.
+    if os.environ.get("COOP_PURE"):
+        pytest.skip("the same install either way: it runs in the compiled pass only")
     repo = PACKAGE.parent
     source = tmp_path / "src"
     shutil.copytree(repo, source, ignore=shutil.ignore_patterns(
