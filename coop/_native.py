@@ -16,11 +16,9 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Callable
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 #: The compiled modules, in import order (kernel imports task, effects imports both).
 COMPILED_MODULES = ("task", "kernel", "effects")
@@ -120,13 +118,12 @@ def load_pure_copy(name: str = "coop_pure") -> ModuleType:
     return _load_source(name, _HERE / "__init__.py", package_dir=_HERE)
 
 
-def resume_helper() -> tuple[Callable[[Any, Any], Any], type[StopIteration]] | None:
-    """The compiled kernel's ``resume(coro, value)`` and its ``Returned`` (see _resume.c);
-    None for the pure-Python kernel, which resumes with ``coro.send(value)``."""
+def c_helpers() -> ModuleType | None:
+    """The compiled kernel's C helpers (``resume``, ``Returned``, ``untrack``, ``track``; see
+    _resume.c); None for the pure-Python kernel, which does without them."""
     if why_pure is not None:
         return None
-    helper = importlib.import_module(f"{__package__}._resume")
-    return helper.resume, helper.Returned
+    return importlib.import_module(f"{__package__}._resume")
 
 
 def kernel_build() -> str:

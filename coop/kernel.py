@@ -46,10 +46,13 @@ class _NeverReturned:
 
 # The compiled kernel resumes tasks through a C helper that reports a task's normal end without
 # raising StopIteration (see _resume.c: in compiled code an exception costs a microsecond);
-# the pure-Python kernel calls coro.send, where catching the StopIteration is cheap.
-_helper = _native.resume_helper()
-_RESUME: Callable[[Any, Any], Any] | None = None if _helper is None else _helper[0]
-_RETURNED: type[Any] = _NeverReturned if _helper is None else _helper[1]
+# the pure-Python kernel calls coro.send, where catching the StopIteration is cheap. It also
+# hides pending tasks from the cyclic GC while run() runs (_resume.c says why).
+_helpers = _native.c_helpers()
+_RESUME: Callable[[Any, Any], Any] | None = None if _helpers is None else _helpers.resume
+_RETURNED: type[Any] = _NeverReturned if _helpers is None else _helpers.Returned
+_UNTRACK: Callable[[Any], None] | None = None if _helpers is None else _helpers.untrack
+_TRACK: Callable[[Any], None] | None = None if _helpers is None else _helpers.track
 
 
 class _Suspended:
@@ -359,6 +362,8 @@ class Scheduler:
         #: Per-scheduler state of optional subsystems (offload pools, ...), by name.
         self.services: dict[str, Any] = {}
         self._closed = False
+        # While run() runs (and the C helpers exist), pending tasks are hidden from the GC.
+        self._untracking = False
 
     # ----------------------------------------------------------------- tasks
 
@@ -373,6 +378,8 @@ class Scheduler:
             raise CoopUsageError("this scheduler has been closed; make a new one")
         task: Task[Any] = Task(coro, self, next(self._ids), name, daemon)
         self._tasks[task._id] = task
+        if self._untracking:
+            _UNTRACK(task)  # type: ignore[misc]
         if not daemon:
             self._nondaemon += 1
         self._ready.append(task)
@@ -659,6 +666,7 @@ class Scheduler:
             )
         _running.scheduler = self
         installed = self._install_sigint()
+        self._hide_tasks_from_gc(True)
         try:
             try:
                 self._loop(main is not None)
@@ -674,11 +682,23 @@ class Scheduler:
             if self._interrupted:
                 raise KeyboardInterrupt
         finally:
+            self._hide_tasks_from_gc(False)
             if installed is not None:
                 signal.signal(signal.SIGINT, installed)
             _running.scheduler = None
             self._report_unobserved()
             self._close_services()
+
+    def _hide_tasks_from_gc(self, hide: bool) -> None:
+        # Only while run() runs: then the scheduler (on the stack) holds every pending task, so
+        # the GC can find nothing there. Outside run(), a scheduler dropped with tasks pending
+        # must stay collectable, cycles through its tasks included.
+        change = _UNTRACK if hide else _TRACK
+        if change is None:
+            return
+        self._untracking = hide
+        for task in self._tasks.values():
+            change(task)
 
     def _loop(self, until_main_done: bool) -> None:
         if self.policy is not None:
@@ -804,6 +824,8 @@ class Scheduler:
             task._outcome = _FAILED
             task._result = exc
         del self._tasks[task._id]
+        if self._untracking:
+            _TRACK(task)  # type: ignore[misc]
         if not task.daemon:
             self._nondaemon -= 1
         if self._done_callbacks:
@@ -1019,6 +1041,8 @@ class Scheduler:
             task._outcome = _CANCELLED
             task._result = Cancelled("the scheduler stopped")
             self._tasks.pop(task._id, None)
+            if _TRACK is not None:
+                _TRACK(task)
         self._ready.clear()
         self._nondaemon = 0
 

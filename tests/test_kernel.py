@@ -978,3 +978,78 @@ def test_a_sleeping_task_adds_no_long_lived_object_for_the_cyclic_gc_to_traverse
     sched.run()
     assert task.done() and sched.now() == 10.0
     sched.close()
+
+
+# ------------------------------------------ pending tasks and the cyclic garbage collector
+
+
+def test_a_gc_collection_while_tasks_wait_loses_none_of_them():
+    import gc
+
+    results = []
+
+    def worker(i):
+        me = yield coop.current_task()  # a cycle: the task's frame holds the task
+        yield coop.sleep(i % 3)
+        results.append((i, me.name))
+
+    def main():
+        for i in range(50):
+            yield coop.spawn(worker(i), name=f"w{i}")
+        yield
+        gc.collect()  # every worker is parked, held only by the scheduler
+        yield coop.sleep(5)
+
+    coop.run(main(), clock=coop.VirtualClock())
+    assert sorted(results) == [(i, f"w{i}") for i in range(50)]
+
+
+def test_tasks_are_hidden_from_the_gc_only_while_run_runs():
+    import gc
+
+    compiled = coop.kernel_build() == "compiled"
+    seen = []
+
+    def child():
+        yield
+
+    def main():
+        task = yield coop.spawn(child())
+        seen.append(gc.is_tracked(task))
+        yield coop.join(task)
+        seen.append(gc.is_tracked(task))  # ended: tracked again
+        return task
+
+    sched = Scheduler()
+    pending = sched.spawn(child())
+    assert gc.is_tracked(pending)  # outside run(): tracked
+    task = sched.run_main(main())
+    assert seen == [not compiled, True]
+    assert gc.is_tracked(task) and gc.is_tracked(pending)
+    sched.close()
+
+
+def test_cycles_through_ended_tasks_and_dropped_schedulers_are_collected():
+    import gc
+    import weakref
+
+    def fails():
+        me = yield coop.current_task()
+        raise ValueError(me)  # the traceback holds the frame, which holds the task
+
+    def main():
+        task = yield coop.spawn(fails(), daemon=True)
+        yield coop.sleep(0)
+        return weakref.ref(task)
+
+    ended = coop.run(main())
+    class Marker:
+        pass
+
+    sched = Scheduler()
+    sched.spawn(fails())  # never run: the scheduler and its task form a cycle
+    sched.services["marker"] = marker = Marker()  # freed with the scheduler
+    dropped = weakref.ref(marker)
+    del sched, marker
+    gc.collect()
+    assert ended() is None and dropped() is None
