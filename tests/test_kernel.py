@@ -672,7 +672,8 @@ def test_stuck_tasks_have_their_finally_blocks_run_after_a_deadlock():
     assert log == ["child cleanup"]
 
 
-def test_no_deadlock_while_another_thread_may_still_hand_work_in():
+def _waiting_at_a_gate() -> tuple[Scheduler, coop.WaitQueue, coop.Task]:
+    """A scheduler with one task that will park on a gate only another thread opens."""
     sched = Scheduler()
     gate = coop.WaitQueue("a hand-in from a thread")
 
@@ -680,7 +681,11 @@ def test_no_deadlock_while_another_thread_may_still_hand_work_in():
         me = yield coop.current_task()
         return (yield _Park(gate, me))
 
-    task = sched.spawn(waiter())
+    return sched, gate, sched.spawn(waiter())
+
+
+def test_no_deadlock_while_another_thread_may_still_hand_work_in():
+    sched, gate, task = _waiting_at_a_gate()
 
     def hand_in():
         sched.call_soon_threadsafe(gate.wake_one, "from the thread")
@@ -696,14 +701,7 @@ def test_no_deadlock_while_another_thread_may_still_hand_work_in():
 def test_a_hand_in_left_by_a_thread_that_has_since_ended_is_not_a_deadlock():
     # The race seen once: the loop finds the inbox empty, a thread hands in its last call and
     # ends, then the deadlock check finds no thread alive. The check must see the hand-in.
-    sched = Scheduler()
-    gate = coop.WaitQueue("a hand-in from a thread")
-
-    def waiter():
-        me = yield coop.current_task()
-        return (yield _Park(gate, me))
-
-    task = sched.spawn(waiter())
+    sched, gate, task = _waiting_at_a_gate()
     sched._step(sched._ready.popleft())  # runs it until it parks on the gate
     assert task.state == coop.TaskState.WAITING
     ended = threading.Thread(target=sched.call_soon_threadsafe, args=(gate.wake_one, "late"))
