@@ -88,7 +88,7 @@ class Sleep(Effect[None]):
         if self.seconds == 0:
             kernel._ready.append(task)
             return SUSPENDED
-        return kernel.sleep_until(task, kernel.clock.now() + self.seconds)
+        return kernel.sleep_until(task, kernel._clock_now() + self.seconds)
 
     def __repr__(self) -> str:
         return f"coop.sleep({self.seconds})"
@@ -110,7 +110,7 @@ class Now(Effect[float]):
     __slots__ = ()
 
     def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
-        return kernel.clock.now()
+        return kernel._clock_now()
 
 
 def now() -> Now:

@@ -20,6 +20,7 @@ import selectors
 import signal
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from types import CoroutineType, GeneratorType
@@ -323,6 +324,10 @@ class Scheduler:
 
     def __init__(self, *, clock: Any = None, policy: Policy | None = None) -> None:
         self.clock: Any = clock if clock is not None else RealClock()
+        # What reads the time on hot paths: time.monotonic itself for a RealClock (whose now()
+        # is just that), sparing a Python-level call per sleep and per round.
+        self._clock_now: Callable[[], float] = (
+            time.monotonic if self.clock.__class__ is RealClock else self.clock.now)
         self.policy = policy
         self._ready: deque[Task[Any]] = deque()
         # Timers are (deadline, seq, target) entries, target a TimerHandle or a sleeping task's
@@ -340,7 +345,7 @@ class Scheduler:
         self._dead_timers = 0
         self._compact_at = 1024
         self._seq = itertools.count()
-        self._tasks: dict[int, Task[Any]] = {}
+        self._tasks: dict[Any, Task[Any]] = {}
         self._ids = itertools.count(1)
         self._nondaemon = 0
         self._main: Task[Any] | None = None
@@ -415,7 +420,7 @@ class Scheduler:
 
     def now(self) -> float:
         """The scheduler clock's time."""
-        return float(self.clock.now())
+        return float(self._clock_now())
 
     # ----------------------------------------------------- waking and parking
 
@@ -710,7 +715,7 @@ class Scheduler:
         timers = self._timers
         bucket_keys = self._bucket_keys
         inbox = self._inbox
-        clock = self.clock
+        clock_now = self._clock_now
         resume = _RESUME
         returned = _RETURNED
         while True:
@@ -753,7 +758,7 @@ class Scheduler:
             if not ready:
                 self._poll(True)
             elif inbox or self._sigint_pending or (
-                    (timers or bucket_keys) and self._timers_due(clock.now())):
+                    (timers or bucket_keys) and self._timers_due(clock_now())):
                 self._poll(False)
 
     def _loop_with_policy(self, until_main_done: bool) -> None:
@@ -882,7 +887,7 @@ class Scheduler:
                     else:
                         clock.advance_to(deadline)
                 else:
-                    timeout = max(0.0, deadline - clock.now())
+                    timeout = max(0.0, deadline - self._clock_now())
             elif self._external:
                 timeout = None
             else:
@@ -908,7 +913,7 @@ class Scheduler:
                 log.exception("coop: a call handed in from another thread failed: %r", fn)
         keys = self._bucket_keys
         if timers or keys:
-            now = clock.now()
+            now = self._clock_now()
             now_key = now // _BUCKET
             while True:
                 while timers and timers[0][0] <= now:
