@@ -36,9 +36,9 @@ resume(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
 }
 
-/* untrack(task) / track(task): take a task out of the cyclic GC's view while its scheduler
- * runs, and put it back. A running scheduler holds every pending task in its task table, so
- * the collector has nothing to find there; yet with 100,000 live tasks each full collection
+/* untrack(obj) / track(obj): take a task and its generator out of the cyclic GC's view while
+ * the scheduler runs, and put them back. A running scheduler holds every pending task in its
+ * task table, so the collector has nothing to find there; yet with 100,000 live tasks each full collection
  * traversed them all, and they made full collections come more often (they count towards the
  * long-lived objects whose growth triggers one). The kernel tracks a task again when it ends
  * and when run() returns, so cycles through tasks are collected as before. */

@@ -385,6 +385,7 @@ class Scheduler:
         self._tasks[task._id] = task
         if self._untracking:
             _UNTRACK(task)  # type: ignore[misc]
+            _UNTRACK(coro)  # type: ignore[misc]
         if not daemon:
             self._nondaemon += 1
         self._ready.append(task)
@@ -695,15 +696,17 @@ class Scheduler:
             self._close_services()
 
     def _hide_tasks_from_gc(self, hide: bool) -> None:
-        # Only while run() runs: then the scheduler (on the stack) holds every pending task, so
-        # the GC can find nothing there. Outside run(), a scheduler dropped with tasks pending
-        # must stay collectable, cycles through its tasks included.
+        # Tasks and their generators, and only while run() runs: then the scheduler (on the
+        # stack) holds every pending task and so its generator, so the GC can find nothing
+        # there (what a suspended generator's frame refers to is alive through it). Outside
+        # run(), a scheduler dropped with tasks pending must stay collectable, cycles included.
         change = _UNTRACK if hide else _TRACK
         if change is None:
             return
         self._untracking = hide
         for task in self._tasks.values():
             change(task)
+            change(task._coro)
 
     def _loop(self, until_main_done: bool) -> None:
         if self.policy is not None:
@@ -831,6 +834,7 @@ class Scheduler:
         del self._tasks[task._id]
         if self._untracking:
             _TRACK(task)  # type: ignore[misc]
+            _TRACK(task._coro)  # type: ignore[misc]
         if not task.daemon:
             self._nondaemon -= 1
         if self._done_callbacks:
@@ -1048,6 +1052,7 @@ class Scheduler:
             self._tasks.pop(task._id, None)
             if _TRACK is not None:
                 _TRACK(task)
+                _TRACK(task._coro)
         self._ready.clear()
         self._nondaemon = 0
 

@@ -1013,17 +1013,17 @@ def test_tasks_are_hidden_from_the_gc_only_while_run_runs():
 
     def main():
         task = yield coop.spawn(child())
-        seen.append(gc.is_tracked(task))
+        seen.append((gc.is_tracked(task), gc.is_tracked(task._coro)))
         yield coop.join(task)
-        seen.append(gc.is_tracked(task))  # ended: tracked again
+        seen.append((gc.is_tracked(task), gc.is_tracked(task._coro)))  # ended: tracked again
         return task
 
     sched = Scheduler()
     pending = sched.spawn(child())
     assert gc.is_tracked(pending)  # outside run(): tracked
     task = sched.run_main(main())
-    assert seen == [not compiled, True]
-    assert gc.is_tracked(task) and gc.is_tracked(pending)
+    assert seen == [(not compiled, not compiled), (True, True)]
+    assert gc.is_tracked(task) and gc.is_tracked(pending) and gc.is_tracked(pending._coro)
     sched.close()
 
 
