@@ -844,6 +844,9 @@ def timers(n: int, repeats: int, seed: int = 1) -> dict[str, dict[str, float] | 
 # =========================================================================== main
 
 SWITCH_GOAL = "coop <= 2.5x floor, >= 12x faster than asyncio"
+# The goal, under 3 us per timer, was set against asyncio's 17 us on its reference
+# machine and is to be met "as ratios in one run": 17 / 3.
+TIMER_CPU_GOAL = ">= 5.7x faster than asyncio"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -902,7 +905,7 @@ def main(argv: list[str] | None = None) -> int:
         title = "timers (100,000 sleeps in [0, 0.5] s)"
         figures += [
             figure(f"{title}: CPU per timed task", "us per timer", pick("cpu_us"),
-                   goal="coop < 3 us"),
+                   goal=TIMER_CPU_GOAL),
             figure(f"{title}: median lateness", "ms", pick("median_ms"), goal="coop < 1 ms"),
             figure(f"{title}: p99 lateness", "ms", pick("p99_ms")),
             figure(f"{title}: wall time beyond the longest sleep", "s", pick("wall_over_s")),
