@@ -36,26 +36,30 @@ resume(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
 }
 
-/* untrack(obj) / track(obj): take a task and its generator out of the cyclic GC's view while
+/* untrack(*objs) / track(*objs): take a task and its generator out of the cyclic GC's view while
  * the scheduler runs, and put them back. A running scheduler holds every pending task in its
  * task table, so the collector has nothing to find there; yet with 100,000 live tasks each full collection
  * traversed them all, and they made full collections come more often (they count towards the
  * long-lived objects whose growth triggers one). The kernel tracks a task again when it ends
  * and when run() returns, so cycles through tasks are collected as before. */
 static PyObject *
-untrack(PyObject *module, PyObject *obj)
+untrack(PyObject *module, PyObject *const *objs, Py_ssize_t n)
 {
-    if (PyObject_GC_IsTracked(obj)) {
-        PyObject_GC_UnTrack(obj);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyObject_GC_IsTracked(objs[i])) {
+            PyObject_GC_UnTrack(objs[i]);
+        }
     }
     Py_RETURN_NONE;
 }
 
 static PyObject *
-track(PyObject *module, PyObject *obj)
+track(PyObject *module, PyObject *const *objs, Py_ssize_t n)
 {
-    if (PyObject_IS_GC(obj) && !PyObject_GC_IsTracked(obj)) {
-        PyObject_GC_Track(obj);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyObject_IS_GC(objs[i]) && !PyObject_GC_IsTracked(objs[i])) {
+            PyObject_GC_Track(objs[i]);
+        }
     }
     Py_RETURN_NONE;
 }
@@ -63,8 +67,10 @@ track(PyObject *module, PyObject *obj)
 static PyMethodDef methods[] = {
     {"resume", (PyCFunction)(void (*)(void))resume, METH_FASTCALL,
      "resume(coro, value) -> what coro yields next, or a Returned holding its return value"},
-    {"untrack", untrack, METH_O, "untrack(obj): the cyclic GC stops traversing obj"},
-    {"track", track, METH_O, "track(obj): the cyclic GC traverses obj again"},
+    {"untrack", (PyCFunction)(void (*)(void))untrack, METH_FASTCALL,
+     "untrack(*objs): the cyclic GC stops traversing them"},
+    {"track", (PyCFunction)(void (*)(void))track, METH_FASTCALL,
+     "track(*objs): the cyclic GC traverses them again"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -52,8 +52,9 @@ class _NeverReturned:
 _helpers = _native.c_helpers()
 _RESUME: Callable[[Any, Any], Any] | None = None if _helpers is None else _helpers.resume
 _RETURNED: type[Any] = _NeverReturned if _helpers is None else _helpers.Returned
-_UNTRACK: Callable[[Any], None] | None = None if _helpers is None else _helpers.untrack
-_TRACK: Callable[[Any], None] | None = None if _helpers is None else _helpers.track
+# untrack(*objs) / track(*objs)
+_UNTRACK: Callable[..., None] | None = None if _helpers is None else _helpers.untrack
+_TRACK: Callable[..., None] | None = None if _helpers is None else _helpers.track
 
 
 class _Suspended:
@@ -384,8 +385,7 @@ class Scheduler:
         task: Task[Any] = Task(coro, self, next(self._ids), name, daemon)
         self._tasks[task._id] = task
         if self._untracking:
-            _UNTRACK(task)  # type: ignore[misc]
-            _UNTRACK(coro)  # type: ignore[misc]
+            _UNTRACK(task, coro)  # type: ignore[misc]
         if not daemon:
             self._nondaemon += 1
         self._ready.append(task)
@@ -705,8 +705,7 @@ class Scheduler:
             return
         self._untracking = hide
         for task in self._tasks.values():
-            change(task)
-            change(task._coro)
+            change(task, task._coro)
 
     def _loop(self, until_main_done: bool) -> None:
         if self.policy is not None:
@@ -833,8 +832,7 @@ class Scheduler:
             task._result = exc
         del self._tasks[task._id]
         if self._untracking:
-            _TRACK(task)  # type: ignore[misc]
-            _TRACK(task._coro)  # type: ignore[misc]
+            _TRACK(task, task._coro)  # type: ignore[misc]
         if not task.daemon:
             self._nondaemon -= 1
         if self._done_callbacks:
@@ -1050,9 +1048,8 @@ class Scheduler:
             task._outcome = _CANCELLED
             task._result = Cancelled("the scheduler stopped")
             self._tasks.pop(task._id, None)
-            if _TRACK is not None:
-                _TRACK(task)
-                _TRACK(task._coro)
+            if self._untracking:  # run() failed: it shows its remaining tasks to the GC here
+                _TRACK(task, task._coro)  # type: ignore[misc]
         self._ready.clear()
         self._nondaemon = 0
 
