@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import runpy
 import subprocess
 import sys
 import time
@@ -21,13 +22,13 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
-# The kernel modules setup.py compiles with mypyc (coop/_native.py picks compiled or pure).
-COMPILED_SOURCES = [ROOT / "coop" / name
-                    for name in ("task.py", "kernel.py", "effects.py", "_resume.c")]
-# The kernel's own tests, run a second time against the pure-Python kernel.
+# What setup.py compiles, from its one list in coop/_native.py (which picks compiled or pure).
+_NATIVE = runpy.run_path(str(ROOT / "coop" / "_native.py"))
+COMPILED_SOURCES = [ROOT / "coop" / source for source in _NATIVE["BUILT_FROM"].values()]
+# The kernel's own tests and doctests, run a second time against the pure-Python kernel.
 PURE_PASS = ["tests/test_kernel.py", "tests/test_kernel_properties.py", "tests/test_structured.py",
-             "tests/test_sync.py", "tests/test_native.py", "coop/task.py", "coop/kernel.py",
-             "coop/effects.py"]
+             "tests/test_sync.py", "tests/test_native.py",
+             *(f"coop/{name}.py" for name in _NATIVE["COMPILED_MODULES"])]
 EXTRAS = {"demo": "progress", "test": "dev,docs,bench,dask,ray,progress,loky,plot"}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
+import runpy
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,10 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
-# Translated by mypyc (in import order: kernel imports task, effects imports both).
-COMPILED = ("coop/task.py", "coop/kernel.py", "coop/effects.py")
-# The compiled kernel's C helper (see its comment), built with it and only with it.
-RESUME_C = "coop/_resume.c"
+# What the compiled build is made of, from its one list in coop/_native.py.
+_NATIVE = runpy.run_path(str(ROOT / "coop" / "_native.py"))
+COMPILED = tuple(f"coop/{name}.py" for name in _NATIVE["COMPILED_MODULES"])
+C_HELPER = _NATIVE["C_HELPER"]
 BUILD_INFO = ROOT / "coop" / "_build_info.py"
 
 
@@ -72,7 +73,7 @@ def _translate() -> list[Any]:
     except BaseException as exc:  # mypyc reports type errors by SystemExit
         _say(f"mypyc could not translate the kernel ({exc!r}): installing pure Python")
         return []
-    return [*extensions, Extension("coop._resume", [RESUME_C])]
+    return [*extensions, Extension(f"coop.{C_HELPER}", [f"coop/{C_HELPER}.c"])]
 
 
 class OptionalBuildExt(build_ext):
@@ -95,7 +96,8 @@ class OptionalBuildExt(build_ext):
         except Exception as exc:
             _say(f"compiling the kernel failed ({exc}): coop will run as pure Python")
             return
-        digests = {Path(p).stem: _digest(ROOT / p) for p in (*COMPILED, RESUME_C)}
+        digests = {name: _digest(ROOT / "coop" / source)
+                   for name, source in _NATIVE["BUILT_FROM"].items()}
         docs = {Path(p).stem: _class_docstrings(ROOT / p) for p in COMPILED}
         info = ('"""Written by setup.py: the sources the compiled kernel was built from, and\n'
                 'the class docstrings that mypyc leaves out (coop._native puts them back)."""\n\n'

@@ -20,11 +20,14 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from types import ModuleType
 
-#: The compiled modules, in import order (kernel imports task, effects imports both).
+# The one list of what the compiled build is made of: setup.py and dev.py read these names
+# from this file (with runpy, without importing coop).
+#: The modules mypyc compiles, in import order (kernel imports task, effects imports both).
 COMPILED_MODULES = ("task", "kernel", "effects")
+#: The compiled kernel's C helper (see its comment), built with it and only with it.
+C_HELPER = "_resume"
 #: Every extension of the compiled build and the source file it is built from.
-_BUILT_FROM = {"task": "task.py", "kernel": "kernel.py", "effects": "effects.py",
-               "_resume": "_resume.c"}
+BUILT_FROM = {**{name: f"{name}.py" for name in COMPILED_MODULES}, C_HELPER: f"{C_HELPER}.c"}
 
 _HERE = Path(__file__).resolve().parent
 
@@ -41,7 +44,7 @@ def _reason_to_stay_pure(package: str) -> str | None:
     if build_info is None:
         return "the compiled kernel was not built (no C compiler or mypyc when installed)"
     sources: dict[str, str] = getattr(build_info, "SOURCES", {})
-    for name, source_name in _BUILT_FROM.items():
+    for name, source_name in BUILT_FROM.items():
         if not any((_HERE / f"{name}{suffix}").exists() for suffix in EXTENSION_SUFFIXES):
             return f"the compiled coop.{name} is missing"
         source = _HERE / source_name
@@ -123,7 +126,7 @@ def c_helpers() -> ModuleType | None:
     _resume.c); None for the pure-Python kernel, which does without them."""
     if why_pure is not None:
         return None
-    return importlib.import_module(f"{__package__}._resume")
+    return importlib.import_module(f"{__package__}.{C_HELPER}")
 
 
 def kernel_build() -> str:
