@@ -19,6 +19,7 @@ from .kernel import Scheduler, WaitQueue
 from .offload import *  # noqa: F403
 from .policy import FifoPolicy, RandomPolicy
 from .runner import run
+from .signals import wait_signal
 from .structured import *  # noqa: F403
 from .sync import *  # noqa: F403
 from .task import Task, TaskState
@@ -47,6 +48,7 @@ __all__ = [
     "run",
     "sleep",
     "spawn",
+    "wait_signal",
     *actors.__all__,
     *offload.__all__,
     *structured.__all__,

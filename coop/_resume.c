@@ -41,16 +41,20 @@ resume(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
  * task table, so the collector has nothing to find there; yet with 100,000 live tasks each full collection
  * traversed them all, and they made full collections come more often (they count towards the
  * long-lived objects whose growth triggers one). The kernel tracks a task again when it ends
- * and when run() returns, so cycles through tasks are collected as before. */
+ * and when run() returns, so cycles through tasks are collected as before.
+ * untrack() returns whether the first object was still tracked: for a generator being spawned,
+ * False means a pending task already runs it (the kernel refuses to spawn it twice). */
 static PyObject *
 untrack(PyObject *module, PyObject *const *objs, Py_ssize_t n)
 {
+    /* An object the GC never tracks (a generator-like of C's own) counts as tracked. */
+    int first_was_tracked = n > 0 && (!PyObject_IS_GC(objs[0]) || PyObject_GC_IsTracked(objs[0]));
     for (Py_ssize_t i = 0; i < n; i++) {
         if (PyObject_GC_IsTracked(objs[i])) {
             PyObject_GC_UnTrack(objs[i]);
         }
     }
-    Py_RETURN_NONE;
+    return PyBool_FromLong(first_was_tracked);
 }
 
 static PyObject *
@@ -68,7 +72,7 @@ static PyMethodDef methods[] = {
     {"resume", (PyCFunction)(void (*)(void))resume, METH_FASTCALL,
      "resume(coro, value) -> what coro yields next, or a Returned holding its return value"},
     {"untrack", (PyCFunction)(void (*)(void))untrack, METH_FASTCALL,
-     "untrack(*objs): the cyclic GC stops traversing them"},
+     "untrack(*objs) -> bool: the cyclic GC stops traversing them; whether objs[0] was tracked"},
     {"track", (PyCFunction)(void (*)(void))track, METH_FASTCALL,
      "track(*objs): the cyclic GC traverses them again"},
     {NULL, NULL, 0, NULL},

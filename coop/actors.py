@@ -323,6 +323,7 @@ class _PutWait(Effect[None]):
             raise CoopUsageError("the result of one send() was yielded twice")
         entry[1] = task
         task._parked_on = self.line
+        kernel.note_owned_wait(task)  # the receiver must act: a possible wait-for edge
         return SUSPENDED
 
     def __repr__(self) -> str:
@@ -677,6 +678,7 @@ class Request(Effect[Any]):
         self._asker = task
         self._thread = ident
         task._parked_on = self
+        kernel.note_owned_wait(task)  # the actor must reply: a possible wait-for edge
         mb.asks[self] = None
         if local:
             waiter = mb.waiter

@@ -146,7 +146,8 @@ def spawn(coro: Runnable[T], name: str | None = None, *, daemon: bool = False) -
 
     The child goes to the back of the ready queue. ``coop.run`` waits for every task spawned
     without ``daemon=True``; daemon tasks still running when the program ends are cancelled,
-    and a daemon task that fails is not reported.
+    and a daemon task that fails is not reported. A generator runs as one task only: spawning
+    one that a pending task already runs raises ValueError.
 
     >>> def child(n):
     ...     yield

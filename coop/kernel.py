@@ -12,13 +12,17 @@ round's end is the one place that looks at timers, hand-ins and signals.
 
 from __future__ import annotations
 
+import functools
 import gc
 import heapq
 import itertools
 import logging
+import math
+import os
 import selectors
 import signal
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -40,6 +44,17 @@ log = logging.getLogger("coop")
 #: (heap operations over 100,000 scattered entries cost microseconds each in cache misses).
 _BUCKET = 0.001
 
+#: An infinite deadline means none: no timer is made for it (inf // _BUCKET is NaN).
+_INF = math.inf
+#: The longest the selector is asked to block at once; a far finite deadline waits in steps
+#: (select() refuses timeouts beyond a platform limit with OverflowError).
+_MAX_BLOCK = 86400.0
+#: The most hand-ins from other threads one poll runs before the tasks get their turns again.
+_HANDINS_PER_POLL = 1024
+#: A task that catches coop.Cancelled and goes on is cancelled again; after this many times
+#: it is closed, so that neither cancel() nor run() can wait for it forever.
+_IGNORED_CANCELS = 3
+
 
 class _NeverReturned:
     """Stands in for _resume.Returned in the pure-Python kernel, where nothing returns one."""
@@ -53,7 +68,7 @@ _helpers = _native.c_helpers()
 _RESUME: Callable[[Any, Any], Any] | None = None if _helpers is None else _helpers.resume
 _RETURNED: type[Any] = _NeverReturned if _helpers is None else _helpers.Returned
 # untrack(*objs) / track(*objs)
-_UNTRACK: Callable[..., None] | None = None if _helpers is None else _helpers.untrack
+_UNTRACK: Callable[..., bool] | None = None if _helpers is None else _helpers.untrack
 _TRACK: Callable[..., None] | None = None if _helpers is None else _helpers.track
 
 
@@ -70,6 +85,24 @@ SUSPENDED: Any = _Suspended()
 
 # Stands for a None wake value that comes with a revoke callback (see Scheduler.wake).
 _HANDED_NONE: Any = object()
+
+
+class _Forever:
+    """What ``sleep(inf)`` parks on: no timer; only a cancellation (or a deadlock) ends it."""
+
+    __slots__ = ()
+
+    def unpark(self, task: Task[Any]) -> None:
+        pass
+
+    def describe(self) -> str:
+        return "a sleep that never ends (sleep(inf))"
+
+    def holders(self) -> list[Task[Any]]:
+        return []
+
+
+_FOREVER: Any = _Forever()
 
 
 class Parkable(Protocol):
@@ -136,6 +169,10 @@ class WaitQueue:
         """Park ``task`` at the back of the queue; returns SUSPENDED for an effect to return."""
         task._parked_on = self
         self._waiters[task] = tag
+        if self._holders is not None:
+            # A wait on something owned is a possible edge of a wait-for cycle; the idle
+            # deadlock check looks for cycles from these waits only (_check_deadlock).
+            task._scheduler.note_owned_wait(task)
         return SUSPENDED
 
     def __len__(self) -> int:
@@ -270,17 +307,20 @@ def check_runnable(obj: Any) -> None:
                                      or len(gc.get_referents(obj)) <= 3):
         return
     if cls is CoroutineType and not (obj.cr_suspended or obj.cr_running
-                                     or len(gc.get_referents(obj)) <= 3):
+                                     or len(gc.get_referents(obj)) <= 3
+                                     or _is_asyncio_coroutine(obj)):
         return
     import inspect
 
     if inspect.isgeneratorfunction(obj) or inspect.iscoroutinefunction(obj):
-        name = getattr(obj, "__name__", "fn")
+        name = _function_name(obj)
+        kind = "generator" if inspect.isgeneratorfunction(obj) else "coroutine"
         raise TypeError(
-            f"{name} is a {'generator' if inspect.isgeneratorfunction(obj) else 'coroutine'} "
-            f"function, not a generator: call it, e.g. coop.spawn({name}(...)), "
-            f"as in coop.spawn(counter(5))"
+            f"{name} is a {kind} function, not a {kind}: call it to get one, "
+            f"as in coop.spawn({name}(...))"
         )
+    if _is_asyncio_coroutine(obj):
+        raise TypeError(_asyncio_message(obj))
     if inspect.isgenerator(obj):
         state = inspect.getgeneratorstate(obj)
         if state != inspect.GEN_CREATED:
@@ -307,6 +347,35 @@ def check_runnable(obj: Any) -> None:
     )
 
 
+def _function_name(fn: Any) -> str:
+    """The name to show for a function, looking through functools.partial."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return str(getattr(fn, "__name__", None) or repr(fn))
+
+
+def _is_asyncio_coroutine(obj: Any) -> bool:
+    """True for a coroutine of asyncio's own (asyncio.sleep(1), ...), which needs its loop."""
+    asyncio = sys.modules.get("asyncio")
+    code = getattr(obj, "cr_code", None)
+    if asyncio is None or code is None:
+        return False
+    return str(code.co_filename).startswith(os.path.dirname(str(asyncio.__file__)) + os.sep)
+
+
+#: Added to the error of a task that awaited asyncio's own machinery.
+ASYNCIO_HINT = (
+    "coop does not run asyncio coroutines, tasks or futures: they need asyncio's event loop. "
+    "Use coop's own effects instead (coop.sleep, coop.Queue, coop.Event, coop.timeout...), "
+    "or run asyncio code in a thread: `yield coop.to_thread(asyncio.run, coroutine_fn())`"
+)
+
+
+def _asyncio_message(obj: Any) -> str:
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", "?")
+    return f"{name}() is an asyncio coroutine, not a coop task: {ASYNCIO_HINT}"
+
+
 class Scheduler:
     """Runs tasks cooperatively in one OS thread.
 
@@ -323,8 +392,12 @@ class Scheduler:
     Most programs call :func:`coop.run` instead, which also waits for the main task's result.
     """
 
-    def __init__(self, *, clock: Any = None, policy: Policy | None = None) -> None:
+    def __init__(self, *, clock: Any = None, policy: Policy | None = None,
+                 deadlock_warning: object = 10.0) -> None:
+        # deadlock_warning: seconds or None, typed object so that coop's own message reports a
+        # wrong value (compiled, a `float | None` parameter is checked by mypyc on entry).
         self.clock: Any = clock if clock is not None else RealClock()
+        self._deadlock_warning = _check_warning(deadlock_warning)
         # What reads the time on hot paths: time.monotonic itself for a RealClock (whose now()
         # is just that), sparing a Python-level call per sleep and per round.
         self._clock_now: Callable[[], float] = (
@@ -370,6 +443,24 @@ class Scheduler:
         self._closed = False
         # While run() runs (and the C helpers exist), pending tasks are hidden from the GC.
         self._untracking = False
+        # The generators of pending tasks while they are not hidden from the GC, so that one
+        # generator is not spawned twice (while hidden, being untracked says it; see _spawn).
+        self._pending_coros: dict[Any, None] = {}
+        # Tasks that parked on an owned wait since the last deadlock check (_check_deadlock).
+        self._owned_waits: dict[Task[Any], None] = {}
+        # Tasks being cancelled, with how often each caught the cancellation and went on; and
+        # of those, the ones yielding inside their handler (cleaning up), with the exception.
+        self._cancelling: dict[Task[Any], int] = {}
+        self._cleaning_up: dict[Task[Any], BaseException] = {}
+        # A SystemExit or KeyboardInterrupt raised by a task: the run stops and run() raises it.
+        self._stop: BaseException | None = None
+        # Waits that something outside the scheduler ends and that take no virtual time (a
+        # signal): they are not a deadlock, and unlike external calls they let the clock jump.
+        self._outside_waits = 0
+        # When the idle check first found tasks stuck that only a foreign thread could wake
+        # (time.monotonic), and whether that quiet spell has been warned about.
+        self._stuck_since: float | None = None
+        self._warned = False
 
     # ----------------------------------------------------------------- tasks
 
@@ -383,9 +474,18 @@ class Scheduler:
         if self._closed:
             raise CoopUsageError("this scheduler has been closed; make a new one")
         task: Task[Any] = Task(coro, self, next(self._ids), name, daemon)
-        self._tasks[task._id] = task
         if self._untracking:
-            _UNTRACK(task, coro)  # type: ignore[misc]
+            # Hidden from the GC, a pending task's generator is untracked: untrack() says
+            # whether coro still was tracked, so a second spawn of it costs nothing extra.
+            if not _UNTRACK(coro, task):  # type: ignore[misc]
+                _TRACK(task)  # type: ignore[misc]
+                raise _spawned_twice(coro)
+        else:
+            pending = self._pending_coros
+            if coro in pending:
+                raise _spawned_twice(coro)
+            pending[coro] = None
+        self._tasks[task._id] = task
         if not daemon:
             self._nondaemon += 1
         self._ready.append(task)
@@ -449,6 +549,9 @@ class Scheduler:
         # from the cyclic GC's tracking at its first collection, so 100,000 sleeping tasks do not
         # add 100,000 long-lived objects for every full collection to traverse (a third fewer;
         # measured: GC was a quarter of the CPU of 100,000 sleeps).
+        if deadline >= _INF:
+            task._parked_on = _FOREVER
+            return SUSPENDED
         entry: Any = (deadline, next(self._seq), task._id)
         task._parked_on = entry
         self._add_timer(entry)
@@ -514,8 +617,11 @@ class Scheduler:
 
     def call_at(self, deadline: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
         """Run ``fn(*args)`` in the scheduler thread once the clock reaches ``deadline``."""
+        if deadline != deadline:
+            raise ValueError("call_at: the deadline is NaN; pass a time from the scheduler clock")
         handle = TimerHandle(deadline, fn, args)
-        self._add_timer((deadline, next(self._seq), handle))
+        if deadline < _INF:  # an infinite deadline never comes: the handle is all there is
+            self._add_timer((deadline, next(self._seq), handle))
         return handle
 
     def set_deadline(self, task: Task[Any], deadline: float,
@@ -528,6 +634,8 @@ class Scheduler:
         current = task._timer
         if current is not None and not current.cancelled and current.deadline <= deadline:
             return current  # type: ignore[no-any-return]
+        if deadline >= _INF:  # no deadline at all (NaN is refused where seconds are taken)
+            return TimerHandle(deadline, self._deadline_passed, ())
         if current is not None and not current.cancelled:
             current.cancelled = True
             self._timer_died()
@@ -606,6 +714,8 @@ class Scheduler:
             return False
         if exc is None:
             exc = Cancelled()
+        if isinstance(exc, Cancelled) and task not in self._cancelling:
+            self._cancelling[task] = 0  # watched until it ends (_cancel_ignored)
         if task._parked_on is not None:
             self.interrupt(task, exc)
         else:
@@ -685,6 +795,9 @@ class Scheduler:
             except BaseException:
                 self._close_all_tasks()
                 raise
+            if self._stop is not None:
+                stop, self._stop = self._stop, None
+                raise stop
             if self._interrupted:
                 raise KeyboardInterrupt
         finally:
@@ -705,7 +818,9 @@ class Scheduler:
             return
         self._untracking = hide
         for task in self._tasks.values():
-            change(task, task._coro)
+            change(task._coro, task)
+        # While hidden, being untracked marks a pending task's generator (see _spawn).
+        self._pending_coros = {} if hide else {t._coro: None for t in self._tasks.values()}
 
     def _loop(self, until_main_done: bool) -> None:
         if self.policy is not None:
@@ -733,6 +848,10 @@ class Scheduler:
                         task._revoke = None
                         if value.__class__ is Throw:
                             effect = task._coro.throw(value.exc)
+                            if self._cancelling and task in self._cancelling:
+                                effect = self._after_cancellation(task, effect, value.exc)
+                                if effect is SUSPENDED:
+                                    continue
                         else:
                             if value is _HANDED_NONE:
                                 value = None
@@ -740,12 +859,18 @@ class Scheduler:
                                       else resume(task._coro, value))
                 except BaseException as exc:
                     self._finish(task, exc)
+                    # The program is over once the last non-daemon task ends: the daemons
+                    # still in this round get no further step (as under a policy).
+                    if until_main_done and self._nondaemon == 0:
+                        return
                     continue
                 if effect is None:
                     append(task)
                     continue
                 if effect.__class__ is returned:
                     self._finish(task, effect)
+                    if until_main_done and self._nondaemon == 0:
+                        return
                     continue
                 # Applied inline (as _continue does): an effect that parks its task is
                 # the common case, and a method call per effect is measurable.
@@ -755,11 +880,13 @@ class Scheduler:
                     value = _refused(task, effect, exc)
                 if value is not SUSPENDED:
                     self._continue(task, value)
+                    if until_main_done and self._nondaemon == 0:
+                        return
             if (self._nondaemon if until_main_done else len(self._tasks)) == 0:
                 return
             if not ready:
                 self._poll(True)
-            elif inbox or self._sigint_pending or (
+            elif inbox or self._sigint_pending or self._cleaning_up or (
                     (timers or bucket_keys) and self._timers_due(clock_now())):
                 self._poll(False)
 
@@ -767,18 +894,25 @@ class Scheduler:
         assert self.policy is not None
         pick = self.policy.pick
         ready = self._ready
+        # In rounds, as the FIFO loop runs, polling at the same points: so FifoPolicy gives
+        # exactly the default loop's trace, and any policy sees the same points of choice.
         while (self._nondaemon if until_main_done else len(self._tasks)) != 0:
             if not ready:
                 self._poll(True)
                 continue
-            index = pick(len(ready))
-            if index:
-                task = ready[index]
-                del ready[index]
-            else:
-                task = ready.popleft()
-            self._step(task)
-            self._poll(False)
+            for _ in range(len(ready)):
+                index = pick(len(ready))
+                if index:
+                    task = ready[index]
+                    del ready[index]
+                else:
+                    task = ready.popleft()
+                self._step(task)
+                if until_main_done and self._nondaemon == 0:
+                    return
+            if ready and (self._inbox or self._sigint_pending or self._cleaning_up
+                          or self._timers_due(self._clock_now())):
+                self._poll(False)
 
     def _step(self, task: Task[Any]) -> None:
         """Resume one task with its pending value: the policy loop's path (the FIFO loop
@@ -799,6 +933,10 @@ class Scheduler:
             try:
                 if value.__class__ is Throw:
                     effect = coro.throw(value.exc)
+                    if self._cancelling and task in self._cancelling:
+                        effect = self._after_cancellation(task, effect, value.exc)
+                        if effect is SUSPENDED:
+                            return
                 else:
                     effect = coro.send(value) if resume is None else resume(coro, value)
             except BaseException as exc:
@@ -830,9 +968,16 @@ class Scheduler:
                 raise exc  # the second Ctrl-C: stop at once
             task._outcome = _FAILED
             task._result = exc
+            if exc.__class__ is RuntimeError and str(exc) == "no running event loop":
+                exc.add_note(ASYNCIO_HINT)  # the task awaited something of asyncio's
         del self._tasks[task._id]
         if self._untracking:
             _TRACK(task, task._coro)  # type: ignore[misc]
+        else:
+            self._pending_coros.pop(task._coro, None)
+        if self._cancelling:
+            self._cancelling.pop(task, None)
+            self._cleaning_up.pop(task, None)
         if not task.daemon:
             self._nondaemon -= 1
         if self._done_callbacks:
@@ -848,17 +993,80 @@ class Scheduler:
             self._wake_joiners(task, joiners)
         elif task._outcome == _FAILED and not task.daemon and task is not self._main:
             self._unobserved[task] = None
-        if task is self._main and task._outcome != _DONE:
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)) and self._stop is None:
+            # As in a program without coop: sys.exit() or a KeyboardInterrupt anywhere ends
+            # the program. Every other task is cancelled (its cleanup runs), then run()
+            # raises it.
+            task._observed = True
+            self._unobserved.pop(task, None)
+            self._stop = exc
+            for other in list(self._tasks.values()):
+                self.cancel(other)
+        elif task is self._main and task._outcome != _DONE:
             # The program failed: nobody will wait for the other tasks, so stop them (their
             # cleanup runs) rather than leave run() waiting on work whose purpose is gone.
             for other in list(self._tasks.values()):
                 self.cancel(other)
 
+    def _after_cancellation(self, task: Task[Any], effect: Any, exc: BaseException) -> Any:
+        """A task yielded ``effect`` right after coop.Cancelled was thrown into it.
+
+        Yielding inside the handler is cleanup and is let be (looked at again each round until
+        the task ends: _recheck_cleanups). Yielding after it means the task caught the
+        cancellation and went on: it is cancelled again instead of ``effect`` being applied,
+        and closed once it has gone on _IGNORED_CANCELS times. Returns the effect to apply,
+        or SUSPENDED when the task has been dealt with here.
+        """
+        if not isinstance(exc, Cancelled):
+            return effect
+        count = self._cancelling.get(task, 0)
+        handling = _handling(task._coro, exc)
+        if not handling:
+            count += 1
+            self._cancelling[task] = count
+        if count >= _IGNORED_CANCELS:
+            self._close_ignoring(task, count)  # it is running now: safe to close
+            return SUSPENDED
+        if handling:
+            self._cleaning_up[task] = exc
+            return effect
+        self._cleaning_up.pop(task, None)
+        task._value = Throw(Cancelled(
+            "cancelled again: the task caught coop.Cancelled and went on"))
+        self._ready.append(task)
+        return SUSPENDED
+
+    def _close_ignoring(self, task: Task[Any], count: int) -> None:
+        log.error("coop: task %r caught coop.Cancelled and went on %d times (last at %s); it "
+                  "has been closed. Let Cancelled propagate: clean up in `finally:`, or "
+                  "re-raise it at the end of the `except` block", task.name, count,
+                  _where(task._coro))
+        try:
+            task._coro.close()
+        except BaseException:  # it yielded in `finally` again: there is no more to be done
+            pass
+        self._finish(task, Cancelled(f"closed after it ignored {count} cancellations"))
+
+    def _recheck_cleanups(self) -> None:
+        """Cancel again a task that was cleaning up and has left its handler and gone on."""
+        for task, exc in list(self._cleaning_up.items()):
+            if task._outcome == _PENDING and _handling(task._coro, exc):
+                continue
+            del self._cleaning_up[task]
+            if task._outcome == _PENDING:
+                self._cancelling[task] = self._cancelling.get(task, 0) + 1
+                self.cancel(task, Cancelled(
+                    "cancelled again: the task caught coop.Cancelled and went on"))
+
     def _wake_joiners(self, task: Task[Any], joiners: WaitQueue) -> None:
         for waiter, quiet in joiners._waiters.items():
-            if quiet or task._outcome == _DONE:
+            if task._outcome == _DONE:
                 self.wake(waiter, None if quiet else task._result)
+            elif quiet and task._outcome == _CANCELLED:
+                self.wake(waiter)  # a canceller: the cancellation is what it asked for
             else:
+                # A cleanup that failed while the task was being cancelled reaches its
+                # canceller (`yield coop.cancel(t)`) rather than vanishing.
                 self.wake(waiter, Throw(task._result))
         joiners._waiters = {}
 
@@ -889,12 +1097,11 @@ class Scheduler:
                     else:
                         clock.advance_to(deadline)
                 else:
-                    timeout = max(0.0, deadline - self._clock_now())
+                    timeout = min(max(0.0, deadline - self._clock_now()), _MAX_BLOCK)
             elif self._external:
                 timeout = None
             else:
-                self._check_deadlock()
-                timeout = None  # another OS thread may still hand something in
+                timeout = self._check_deadlock()  # or raises Deadlock
         if timeout != 0.0 or self._in_select_needed():
             self._in_select = True
             try:
@@ -907,12 +1114,19 @@ class Scheduler:
                 if key.data is None:
                     self._drain_wakeups()
         inbox = self._inbox
-        while inbox:
+        # Only what was there when the poll began, and at most a batch of it: threads that
+        # hand in without pause (an actor's send in a loop) must not keep the tasks from
+        # their turns, however far ahead of the scheduler they get.
+        handed_in = min(len(inbox), _HANDINS_PER_POLL)
+        for _ in range(handed_in):
             fn, args = inbox.popleft()
             try:
                 fn(*args)
             except Exception:
                 log.exception("coop: a call handed in from another thread failed: %r", fn)
+        if self._stuck_since is not None and (handed_in or self._ready):
+            self._stuck_since = None  # something happened: a new quiet spell starts later
+            self._warned = False
         keys = self._bucket_keys
         if timers or keys:
             now = self._clock_now()
@@ -933,6 +1147,8 @@ class Scheduler:
                 self._open_bucket()  # one at a time, in order: each is sorted on its own
             if now_key > self._near_key:
                 self._near_key = now_key
+        if self._cleaning_up:
+            self._recheck_cleanups()
         if self._sigint_pending:
             self._sigint_pending = False
             self._cancel_everything()
@@ -949,52 +1165,103 @@ class Scheduler:
         except OSError:
             pass
 
-    def _check_deadlock(self) -> None:
-        """Raise Deadlock if the waiting tasks can never be woken."""
-        waiting = [t for t in self._tasks.values() if t._parked_on is not None]
-        if not waiting:
-            return
-        cycle = self._find_cycle(waiting)
-        if cycle is None and (self._foreign_threads_alive() or self._inbox):
-            # The inbox is looked at after the threads: one may have handed its last call in
-            # and ended since the caller found the inbox empty.
-            return
-        stuck = cycle if cycle is not None else waiting
-        waits = [(t, self.describe_wait(t)) for t in stuck]
-        kind = "a wait-for cycle" if cycle is not None else "nothing can wake them"
-        raise Deadlock(f"deadlock: {len(waits)} task(s) wait and {kind}:\n"
-                       f"{_list_waits(waits)}", waits)
+    def _check_deadlock(self) -> float | None:
+        """Nothing is ready, no timer is set, nothing is in flight: can the waiters be woken?
 
-    def _find_cycle(self, waiting: list[Task[Any]]) -> list[Task[Any]] | None:
-        edges: dict[Task[Any], list[Task[Any]]] = {}
-        for task in waiting:
-            parked = task._parked_on
-            if parked.__class__ is not tuple:
-                edges[task] = [h for h in parked.holders() if h._parked_on is not None]
-        done: set[Task[Any]] = set()
-        for start in edges:
-            path: list[Task[Any]] = []
-            on_path: set[Task[Any]] = set()
-            node: Task[Any] | None = start
-            while node is not None and node not in done:
-                if node in on_path:
-                    return path[path.index(node):]
-                on_path.add(node)
-                path.append(node)
-                following = edges.get(node, [])
-                node = following[0] if following else None
-            done.update(path)
+        Raises Deadlock if they cannot: a wait-for cycle (whatever else may happen), or
+        nothing left that could wake anyone. Otherwise returns how long the loop may block
+        before it looks again: None (until a hand-in), 0 (one is waiting), or the time left
+        before the quiet-spell warning. Nothing here is proportional to the number of tasks
+        unless it raises: cycles are looked for only from the waits made since the last look.
+        """
+        if not self._tasks:
+            return None
+        owned, self._owned_waits = self._owned_waits, {}
+        cycle = _find_cycle([t for t in owned if t._parked_on is not None])
+        if cycle is not None:
+            self._raise_deadlock(cycle)
+        if self._outside_waits:
+            return None  # a task waits for a signal: that is not being stuck
+        threads = _threads_that_may_hand_in()
+        if self._inbox:
+            # Looked at after the threads: one may have handed its last call in and ended
+            # since the caller found the inbox empty.
+            return 0.0
+        if not threads:
+            # Stuck for sure: report a cycle if there is one anywhere, for the clearer report.
+            self._raise_deadlock(_find_cycle(
+                [t for t in self._tasks.values() if t._parked_on is not None]))
+        _THREAD_WATCH.watch(threads, self._poke)  # looks again when they have all ended
+        return self._quiet_spell(threads)
+
+    def _quiet_spell(self, threads: list[threading.Thread]) -> float | None:
+        """Warn once the waiters have been stuck for ``deadlock_warning`` seconds while only
+        other threads keep it from being a deadlock; returns the time left until then."""
+        if self._deadlock_warning is None or self._warned:
+            return None
+        now = time.monotonic()
+        if self._stuck_since is None:
+            self._stuck_since = now
+        left = self._stuck_since + self._deadlock_warning - now
+        if left > 0:
+            return left
+        self._warned = True
+        waits = self._stuck_waits(None)
+        names = ", ".join(repr(t.name) for t in threads)
+        log.warning("coop: %d task(s) have waited %.3g s and only another thread can wake "
+                    "them; it is a deadlock unless one does (it would be raised as "
+                    "coop.Deadlock, but these threads are alive: %s):\n%s", len(waits),
+                    time.monotonic() - self._stuck_since, names, _list_waits(waits))
         return None
 
-    def _foreign_threads_alive(self) -> bool:
-        me = threading.get_ident()
-        for thread in threading.enumerate():
-            if thread.ident == me or thread.ident in _internal_threads:
-                continue
-            if thread.name.startswith("coop-") or not thread.is_alive():
-                continue
-            return True
-        return False
+    def note_owned_wait(self, task: Task[Any]) -> None:
+        """Tell deadlock detection that ``task`` has just parked on something whose
+        ``holders()`` may name tasks (a lock's owner, a joined task, an asked actor).
+
+        WaitQueue.park does it for a queue made with ``holders=``; a Parkable of one's own
+        with holders calls it after setting the task's wait. A cycle is looked for only from
+        these waits, so a wait-for cycle among waits not noted is found only once no other
+        thread is alive.
+        """
+        owned = self._owned_waits
+        owned[task] = None
+        if len(owned) > 2 * len(self._tasks) + 1024:
+            # Checks do not run while timers are set: drop the waits that have ended since.
+            self._owned_waits = {t: None for t in owned if t._parked_on is not None}
+
+    def _stuck_waits(self, cycle: list[Task[Any]] | None) -> list[tuple[Task[Any], str]]:
+        waiting = [t for t in self._tasks.values() if t._parked_on is not None]
+        if cycle is not None:
+            in_cycle = set(cycle)
+            waiting = cycle + [t for t in waiting if t not in in_cycle]
+        return [(t, self.describe_wait(t)) for t in waiting]
+
+    def _raise_deadlock(self, cycle: list[Task[Any]] | None) -> None:
+        waits = self._stuck_waits(cycle)
+        if cycle is None:
+            head = f"{len(waits)} task(s) wait and nothing can wake them"
+        elif len(waits) == len(cycle):
+            head = f"{len(waits)} task(s) wait and a wait-for cycle"
+        else:
+            head = (f"{len(waits)} task(s) wait: a wait-for cycle among the first "
+                    f"{len(cycle)}, and {len(waits) - len(cycle)} more")
+        raise Deadlock(f"deadlock: {head}:\n{_list_waits(waits)}", waits)
+
+    def _poke(self) -> None:
+        """Wake the loop from another thread, with nothing handed in (it looks again)."""
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:  # full of wake-ups already, or closed: either way nothing is lost
+            pass
+
+    def begin_outside_wait(self) -> None:
+        """Note that a task waits for something outside the scheduler that takes no virtual
+        time (a signal): while any does, waiting tasks are not a deadlock."""
+        self._outside_waits += 1
+
+    def end_outside_wait(self) -> None:
+        """The outside wait noted by :meth:`begin_outside_wait` has ended."""
+        self._outside_waits -= 1
 
     def describe_wait(self, task: Task[Any]) -> str:
         """What a parked task waits for, in words."""
@@ -1051,6 +1318,10 @@ class Scheduler:
             if self._untracking:  # run() failed: it shows its remaining tasks to the GC here
                 _TRACK(task, task._coro)  # type: ignore[misc]
         self._ready.clear()
+        self._pending_coros.clear()
+        self._cancelling.clear()
+        self._cleaning_up.clear()
+        self._owned_waits.clear()
         self._nondaemon = 0
 
     def _report_unobserved(self) -> None:
@@ -1084,6 +1355,100 @@ class Scheduler:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _find_cycle(starts: list[Task[Any]]) -> list[Task[Any]] | None:
+    """A wait-for cycle reachable from ``starts``, in order, or None.
+
+    An edge goes from a parked task to each parked task that holds what it waits for (a
+    Lock's owner, a joined task, an asked actor): every edge, not just the first, since a wait
+    may need several holders (readers of a read-write lock) and any one of them can close a
+    cycle. Depth-first, each task visited once.
+    """
+    state: dict[Task[Any], int] = {}  # 1: on the current path, 2: explored, no cycle
+    for start in starts:
+        if start in state:
+            continue
+        path = [start]
+        stack = [iter(_waits_on(start))]
+        state[start] = 1
+        while stack:
+            following = next(stack[-1], None)
+            if following is None:
+                stack.pop()
+                state[path.pop()] = 2
+            elif state.get(following) == 1:
+                return path[path.index(following):]
+            elif following not in state:
+                state[following] = 1
+                path.append(following)
+                stack.append(iter(_waits_on(following)))
+    return None
+
+
+def _waits_on(task: Task[Any]) -> list[Task[Any]]:
+    parked = task._parked_on
+    if parked is None or parked.__class__ is tuple or task._outcome != _PENDING:
+        return []
+    return [h for h in parked.holders() if h._parked_on is not None and h._outcome == _PENDING]
+
+
+def _threads_that_may_hand_in() -> list[threading.Thread]:
+    """The other live threads of the program, but coop's own idle workers."""
+    me = threading.get_ident()
+    return [thread for thread in threading.enumerate()
+            if thread.ident != me and thread.ident not in _internal_threads
+            and not thread.name.startswith("coop-") and thread.is_alive()]
+
+
+class _ThreadWatch:
+    """One thread for the whole process that waits for other threads to end, so that a
+    scheduler stuck only because they were alive looks again then (without polling)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._watched: dict[threading.Thread, None] = {}
+        self._pokes: dict[Callable[[], None], None] = {}
+        # Not `_thread`: mypyc would name the C field `__thread`, a C keyword.
+        self._watcher: threading.Thread | None = None
+
+    def watch(self, threads: list[threading.Thread], poke: Callable[[], None]) -> None:
+        """Call ``poke()`` once every one of ``threads`` has ended."""
+        # A thread made outside the threading module cannot be joined (it is a dummy):
+        # only the quiet-spell warning can tell about a deadlock it keeps from being raised.
+        joinable = [t for t in threads if type(t).__name__ != "_DummyThread"]
+        if not joinable:
+            return
+        with self._lock:
+            if poke in self._pokes and all(t in self._watched for t in joinable):
+                return
+            self._pokes[poke] = None
+            for thread in joinable:
+                self._watched[thread] = None
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._run, name="coop-deadlock-watch",
+                                                daemon=True)
+                self._watcher.start()
+
+    def _run(self) -> None:
+        # Joins the watched threads one at a time: a deadlock needs them all gone anyway. It
+        # ends once nothing is left to watch (a later watch() starts another).
+        while True:
+            with self._lock:
+                alive = [t for t in self._watched if t.is_alive()]
+                pokes: list[Callable[[], None]] = []
+                if not alive:
+                    self._watched.clear()
+                    pokes, self._pokes = list(self._pokes), {}
+                    self._watcher = None
+            for poke in pokes:
+                poke()
+            if not alive:
+                return
+            alive[0].join()
+
+
+_THREAD_WATCH = _ThreadWatch()
 
 
 #: A deadlock report lists at most this many waits; the rest are counted (all are in .waits).
@@ -1126,13 +1491,64 @@ def _bad_yield_message(task: Task[Any], obj: Any) -> str:
     elif inspect.isgenerator(obj):
         hint = ("to run a generator inline use `yield from gen`; "
                 "to run it as a separate task use `yield coop.spawn(gen)`")
+    elif _is_asyncio_coroutine(obj) or type(obj).__module__.startswith("asyncio"):
+        hint = ASYNCIO_HINT
     elif inspect.iscoroutine(obj):
         hint = "to run a coroutine as a task use `yield coop.spawn(coro)`"
-    elif type(obj).__module__.startswith(("asyncio", "concurrent")):
-        hint = ("coop does not run asyncio awaitables or futures; use coop.sleep, coop.to_thread "
-                "or coop's primitives instead")
+    elif type(obj).__module__.startswith("concurrent"):
+        hint = ("coop does not wait on concurrent.futures objects; offload the call itself "
+                "with `yield coop.to_thread(fn, ...)` or `yield coop.to_process(fn, ...)`")
     else:
         hint = ("yield an effect such as coop.sleep(1) or coop.join(task), "
                 "or a bare `yield` to give up the turn")
     return (f"task {task.name!r} yielded {shown} ({type(obj).__name__}), "
             f"which is not a coop effect: {hint}")
+
+
+def _chain(coro: Any) -> list[Any]:
+    """A task's generator and those it is delegating to (``yield from``, ``await``)."""
+    chain: list[Any] = []
+    while coro is not None and len(chain) < 1000:
+        chain.append(coro)
+        coro = getattr(coro, "gi_yieldfrom", None) or getattr(coro, "cr_await", None)
+    return chain
+
+
+def _handling(coro: Any, exc: BaseException) -> bool:
+    """Whether a suspended task is inside the handler of ``exc`` (an except or finally block).
+
+    While a generator handles an exception, the exception is among the objects it refers to
+    (its saved exception state, or a local), and the GC's referents show them.
+    """
+    for gen in _chain(coro):
+        for ref in gc.get_referents(gen):
+            if ref is exc:
+                return True
+    return False
+
+
+def _where(coro: Any) -> str:
+    """The file and line where a suspended task's innermost frame is."""
+    chain = _chain(coro)
+    for gen in chain[::-1]:  # innermost first (mypyc cannot compile reversed() of Any here)
+        frame = getattr(gen, "gi_frame", None) or getattr(gen, "cr_frame", None)
+        if frame is not None:
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    return "an unknown line"
+
+
+def _spawned_twice(coro: Any) -> ValueError:
+    name = getattr(coro, "__qualname__", None) or getattr(coro, "__name__", "the generator")
+    return ValueError(
+        f"{name} was already spawned as a task: one generator can run as one task only "
+        f"(two would share its frame); call {name}(...) again to get a second one"
+    )
+
+
+def _check_warning(seconds: object) -> float | None:
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+        raise ValueError(f"deadlock_warning takes a number of seconds >= 0, or None to turn "
+                         f"the warning off; got {seconds!r}")
+    return float(seconds)

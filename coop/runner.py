@@ -13,7 +13,8 @@ T = TypeVar("T")
 
 
 def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None,
-        threads: Any = None, processes: Any = None) -> T:
+        threads: Any = None, processes: Any = None,
+        deadlock_warning: float | None = 10.0) -> T:
     """Run ``main`` (a generator or coroutine) as the main task and return its result.
 
     Returns once ``main`` and every task spawned without ``daemon=True`` have finished (as a
@@ -30,6 +31,14 @@ def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None,
     :func:`coop.to_process` / :func:`coop.pmap`: a number of workers for the pools coop starts
     (by default sized to the machine; they stop when ``run()`` returns), or a pool of your own,
     used as it is and left running (see :mod:`coop.offload`).
+    ``deadlock_warning``: tasks stuck while only another OS thread could still wake them are
+    not raised as a deadlock (the thread may yet hand something in); after this many seconds
+    of it a warning with the deadlock report and the names of those threads is logged on the
+    ``coop`` logger (once per quiet spell). ``None`` turns the warning off.
+
+    A SystemExit or KeyboardInterrupt raised in any task stops the run: every other task is
+    cancelled and its cleanup runs, then ``run()`` raises it (so ``sys.exit(3)`` in a task
+    exits with status 3).
 
     >>> def main():
     ...     yield coop.sleep(1)
@@ -37,7 +46,7 @@ def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None,
     >>> coop.run(main(), clock=coop.VirtualClock())
     'done'
     """
-    scheduler = Scheduler(clock=clock, policy=policy)
+    scheduler = Scheduler(clock=clock, policy=policy, deadlock_warning=deadlock_warning)
     try:
         if threads is not None or processes is not None:
             configure(scheduler, threads=threads, processes=processes)

@@ -86,6 +86,7 @@ class _Group:
             return self._deliver_now()
         self.parked = True
         self.caller._parked_on = self
+        self.kernel.note_owned_wait(self.caller)  # it waits for its children
         return SUSPENDED
 
     def _child_done(self, index: int, child: Task[Any]) -> None:

@@ -317,6 +317,7 @@ class _LockAcquire(Effect[Acquired]):
             waiters = lock._waiters
             task._parked_on = waiters
             waiters._waiters[task] = None
+            kernel.note_owned_wait(task)  # a possible edge of a wait-for cycle
             return SUSPENDED
         return _park(lock._waiters, kernel, task, self.timeout, lock._describe_wait)
 

@@ -88,7 +88,14 @@ def cancel(task: Task[Any], *, wait: bool = True) -> Cancel:
     """Throw :class:`coop.Cancelled` into ``task`` at its ``yield``; its ``finally`` blocks run.
 
     By default the canceller resumes once the task has ended, so its cleanup is done; with
-    ``wait=False`` it resumes at once. Cancelling a finished task does nothing.
+    ``wait=False`` it resumes at once. Cancelling a finished task does nothing. If the cleanup
+    raises (an exception other than Cancelled), ``yield coop.cancel(task)`` raises it; with
+    ``wait=False`` it is logged as a failure nobody joined.
+
+    A task may clean up with yields inside its ``except Cancelled:`` or ``finally:`` block. One
+    that catches the cancellation and goes on is cancelled again at its next yield; after the
+    third time it is closed and an error naming it and its line is logged, so that a cancel
+    (and ``run()``) always ends.
 
     >>> def worker(log):
     ...     try:

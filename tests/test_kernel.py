@@ -1,5 +1,6 @@
 """The core scheduler: turns, sleeps, spawn, join, cancel, failures, clocks, bad input."""
 
+import functools
 import logging
 import threading
 
@@ -530,10 +531,18 @@ def test_spawning_a_generator_function_says_call_it():
     def counter(n):
         yield n
 
-    with pytest.raises(TypeError, match=r"call it.*counter\(5\)"):
+    with pytest.raises(TypeError, match=r"call it.*coop\.spawn\(counter\(\.\.\.\)\)"):
         coop.spawn(counter)
     with pytest.raises(TypeError, match="call it"):
         coop.run(counter)
+
+
+def test_spawning_a_partial_of_a_generator_function_names_that_function():
+    def ticker(n, label):
+        yield n
+
+    with pytest.raises(TypeError, match=r"ticker is a generator function.*spawn\(ticker\("):
+        coop.spawn(functools.partial(functools.partial(ticker, 1), label="x"))
 
 
 def test_spawning_a_non_generator_is_refused():
