@@ -1,5 +1,7 @@
 """Makes `coop` available to the doctests in docstrings and docs/ pages."""
 
+import os
+
 import pytest
 
 import coop
@@ -8,6 +10,15 @@ import coop
 # run in the test command's pure-Python pass (COOP_PURE=1), which loads these very files.
 collect_ignore = ([f"coop/{name}.py" for name in coop._native.COMPILED_MODULES]
                   if coop.kernel_build() == "compiled" else [])
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # dev.py asks for the count: with -q, pytest itself says nothing until the end.
+    if os.environ.get("COOP_DEV_COUNT"):
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"pytest: {len(session.items)} tests, kernel "
+                                f"{coop.kernel_build()}")
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,9 @@
     python3 dev.py test    set up .venv and run the whole suite: ruff, mypy --strict,
                            pytest (with hypothesis, doctests, examples), the docs build
 
-Set-up is idempotent: .venv is made once and reinstalled only when pyproject.toml changes.
+Set-up is idempotent: .venv is made once, the dependencies are installed again only when
+pyproject.toml changes, and coop itself (which compiles its kernel) only when the build or the
+compiled sources change, or when the installed coop does not run the compiled kernel.
 """
 
 from __future__ import annotations
@@ -15,13 +17,18 @@ import os
 import runpy
 import subprocess
 import sys
+import tempfile
 import time
+import tomllib
+import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
+PIP = [PY, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
 # What setup.py compiles, from its one list in coop/_native.py (which picks compiled or pure).
 _NATIVE = runpy.run_path(str(ROOT / "coop" / "_native.py"))
 COMPILED_SOURCES = [ROOT / "coop" / source for source in _NATIVE["BUILT_FROM"].values()]
@@ -29,7 +36,12 @@ COMPILED_SOURCES = [ROOT / "coop" / source for source in _NATIVE["BUILT_FROM"].v
 PURE_PASS = ["tests/test_kernel.py", "tests/test_kernel_properties.py", "tests/test_structured.py",
              "tests/test_sync.py", "tests/test_native.py",
              *(f"coop/{name}.py" for name in _NATIVE["COMPILED_MODULES"])]
-EXTRAS = {"demo": "progress", "test": "dev,docs,bench,dask,ray,progress,loky,plot"}
+EXTRAS = {"demo": ["progress"],
+          "test": ["dev", "docs", "bench", "dask", "ray", "progress", "loky", "plot"]}
+
+
+def stage(text: str) -> None:
+    print(f"\n== {text}", flush=True)
 
 
 def sh(*cmd: str | Path, **kw: object) -> None:
@@ -37,43 +49,106 @@ def sh(*cmd: str | Path, **kw: object) -> None:
     subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)  # type: ignore[call-overload]
 
 
-def setup(extras: str) -> None:
-    if not PY.exists():
+def _stamp(name: str, *parts: bytes) -> tuple[Path, str]:
+    return VENV / f".coop-{name}", hashlib.sha256(b"\0".join(parts)).hexdigest()
+
+
+def _kernel_build() -> str:
+    env = {k: v for k, v in os.environ.items() if k != "COOP_PURE"}
+    done = subprocess.run([str(PY), "-c", "import coop; print(coop.kernel_build())"],
+                          capture_output=True, text=True, cwd=ROOT, env=env)
+    return done.stdout.strip() if done.returncode == 0 else f"coop did not import:\n{done.stderr}"
+
+
+def setup(command: str) -> str:
+    """Make .venv ready for ``command``; returns which kernel the installed coop runs."""
+    extras = EXTRAS[command]
+    first_time = not PY.exists()
+    if first_time:
+        stage("creating .venv")
         sh(sys.executable, "-m", "venv", VENV)
-    # Reinstall (and so recompile the kernel) when the build or the compiled sources change.
-    inputs = [ROOT / "pyproject.toml", ROOT / "setup.py", *COMPILED_SOURCES]
-    want = hashlib.sha256(b"".join(p.read_bytes() for p in inputs) + extras.encode()).hexdigest()
-    stamp = VENV / f".coop-installed-{extras.replace(',', '_')}"
-    if stamp.exists() and stamp.read_text() == want:
-        return
-    sh(PY, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-U", "pip")
-    sh(PY, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f".[{extras}]")
-    stamp.write_text(want)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    # The build's own requirements go into .venv too, so that installing coop needs no
+    # download of its own (--no-build-isolation) and the sdist test can build offline.
+    optional = project["project"]["optional-dependencies"]
+    wanted = [*project["build-system"]["requires"],
+              *(req for extra in extras for req in optional[extra])]
+    deps_stamp, deps_want = _stamp(f"deps-{command}", *(r.encode() for r in wanted))
+    if not deps_stamp.exists() or deps_stamp.read_text() != deps_want:
+        stage("installing dependencies" + (" (first time: a few minutes)" if first_time else ""))
+        sh(*PIP, "-U", "pip")
+        sh(*PIP, *wanted)
+        deps_stamp.write_text(deps_want)
+    inputs = [ROOT / "pyproject.toml", ROOT / "setup.py", ROOT / "coop" / "_native.py",
+              *COMPILED_SOURCES]
+    build_stamp, build_want = _stamp("build", *(p.read_bytes() for p in inputs))
+    fresh = build_stamp.exists() and build_stamp.read_text() == build_want
+    kernel = _kernel_build() if fresh else ""
+    if fresh and kernel != "compiled":
+        print(f"\nthe installed coop runs {kernel}: installing it again", flush=True)
+    if not fresh or kernel != "compiled":
+        stage("compiling the kernel with mypyc (installing coop in editable mode)")
+        # compat: a path entry in site-packages rather than an import hook, so that mypy run
+        # on a program outside this tree finds coop and its types.
+        sh(*PIP, "--no-deps", "--no-build-isolation", "--config-settings",
+           "editable_mode=compat", "-e", ".")
+        build_stamp.write_text(build_want)
+        kernel = _kernel_build()
+    if kernel != "compiled":
+        print(f"\nnote: coop runs the {kernel}", flush=True)
+    return kernel
 
 
 def demo() -> None:
-    setup(EXTRAS["demo"])
+    setup("demo")
     for example in sorted((ROOT / "examples").glob("*.py")):
-        print(f"\n=== examples/{example.name}", flush=True)
+        stage(f"examples/{example.name}")
         sh(PY, example)
 
 
+def _skips(junit: Path) -> Counter[str]:
+    """The reasons tests were skipped in a pytest run, with how many each."""
+    reasons: Counter[str] = Counter()
+    if junit.exists():
+        for case in ET.parse(junit).iter("testcase"):
+            for skipped in case.iter("skipped"):
+                reasons[(skipped.get("message") or "no reason given").strip()] += 1
+    return reasons
+
+
 def test() -> None:
-    setup(EXTRAS["test"])
+    kernel = setup("test")
     started = time.monotonic()
     lint = [p for p in ("coop", "tests", "examples", "benchmarks", "docs", "dev.py", "setup.py",
                         "conftest.py")
             if (ROOT / p).exists()]
+    stage("ruff")
     sh(BIN / "ruff", "check", *lint)
+    stage("mypy --strict")
     sh(PY, "-m", "mypy", "--strict", "coop")
-    sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider")
-    pure = {**os.environ, "COOP_PURE": "1"}
-    print("+ COOP_PURE=1: the kernel's tests again, on the pure-Python kernel", flush=True)
-    sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PURE_PASS, env=pure)
-    # Pure Python for the docs too: autodoc reads docstrings, which mypyc does not keep.
+    with tempfile.TemporaryDirectory() as tmp:
+        main_xml, pure_xml = Path(tmp) / "main.xml", Path(tmp) / "pure.xml"
+        # conftest.py prints "pytest: N tests" once they are collected.
+        counted = {**os.environ, "COOP_DEV_COUNT": "1"}
+        stage(f"pytest, on the {kernel} kernel")
+        sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={main_xml}",
+           env=counted)
+        stage("pure-Python pass: the kernel's tests again with COOP_PURE=1")
+        sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={pure_xml}",
+           *PURE_PASS, env={**counted, "COOP_PURE": "1"})
+        skipped = {"main pass": _skips(main_xml), "pure-Python pass": _skips(pure_xml)}
+    stage("docs")
+    # Pure Python for the docs: autodoc reads docstrings, which mypyc does not keep.
     sh(PY, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "docs", "docs/_build/html",
-       env=pure)
+       env={**os.environ, "COOP_PURE": "1"})
     print(f"\nwhole suite passed in {time.monotonic() - started:.0f} s")
+    print(f"kernel tested: {kernel} in the main pass, pure Python in the second pass")
+    for run, reasons in skipped.items():
+        if not reasons:
+            print(f"{run}: no test skipped")
+        for reason, count in reasons.most_common():
+            print(f"{run}: {count} skipped: {reason}")
+    print("docs: docs/_build/html/index.html")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,12 @@
 extensions beside them and records the sources' digests in ``coop/_build_info.py``. At import,
 ``coop/_native.py`` uses the compiled modules only if those digests still match the sources, so
 an edited kernel.py runs as written until the next install. A missing compiler, a failed
-compile or ``COOP_PURE=1`` at install leaves a working pure-Python coop, never a failed install.
+compile or ``COOP_PURE=1`` at install leaves a working pure-Python coop, never a failed install,
+and ``_build_info.py`` then says why (``coop.kernel_build()`` reports it).
+
+Only a build writes ``_build_info.py``: into the package being built (the working tree for an
+editable install, the wheel's copy otherwise). Making an sdist compiles nothing and leaves the
+working tree's build as it is.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.sdist import sdist
 
 ROOT = Path(__file__).resolve().parent
 # What the compiled build is made of, from its one list in coop/_native.py.
@@ -42,12 +48,9 @@ def _class_docstrings(path: Path) -> dict[str, str]:
             if (doc := ast.get_docstring(node, clean=False))}
 
 
-def _forget_build() -> None:
-    if BUILD_INFO.exists():
-        BUILD_INFO.unlink()
-
-
 _translated: list[Any] | None = None
+#: Why this build installs the pure-Python kernel (None while a compiled one is possible).
+_why_pure: str | None = None
 
 
 def _mypyc_extensions() -> list[Any]:
@@ -57,23 +60,35 @@ def _mypyc_extensions() -> list[Any]:
     return _translated
 
 
+def _stay_pure(why: str) -> list[Any]:
+    global _why_pure
+    _why_pure = why
+    _say(f"{why}: installing the pure-Python kernel")
+    return []
+
+
 def _translate() -> list[Any]:
     if os.environ.get("COOP_PURE"):
-        _say("COOP_PURE is set: installing the pure-Python kernel")
-        return []
+        return _stay_pure("COOP_PURE was set when coop was installed")
     try:
         from mypyc.build import mypycify
     except ImportError as exc:
-        _say(f"mypyc is not available ({exc}): installing the pure-Python kernel")
-        return []
+        return _stay_pure(f"mypyc was not available when coop was installed ({exc})")
     try:
         # The group's shared library goes inside the package (coop._native__mypyc), so an
         # editable install, which maps only the coop package, can import it.
         extensions = list(mypycify(list(COMPILED), opt_level="3", group_name="coop._native"))
     except BaseException as exc:  # mypyc reports type errors by SystemExit
-        _say(f"mypyc could not translate the kernel ({exc!r}): installing pure Python")
-        return []
+        return _stay_pure(f"mypyc could not translate the kernel at install ({exc!r})")
     return [*extensions, Extension(f"coop.{C_HELPER}", [f"coop/{C_HELPER}.c"])]
+
+
+def _build_info_text(sources: dict[str, str], class_docs: dict[str, dict[str, str]],
+                     why_pure: str | None) -> str:
+    return ('"""Written by setup.py: the sources the compiled kernel was built from, the class\n'
+            'docstrings that mypyc leaves out (coop._native puts them back), and why the\n'
+            'kernel is pure Python if it is."""\n\n'
+            f"SOURCES = {sources!r}\n\nCLASS_DOCS = {class_docs!r}\n\nWHY_PURE = {why_pure!r}\n")
 
 
 class OptionalBuildExt(build_ext):
@@ -84,33 +99,53 @@ class OptionalBuildExt(build_ext):
     """
 
     def finalize_options(self) -> None:
-        _forget_build()  # until this build succeeds, the runtime must not trust old binaries
         self.distribution.ext_modules = _mypyc_extensions()
         super().finalize_options()
 
+    def _write_build_info(self, info: str) -> None:
+        # In place (an editable install) the working tree is the package; otherwise the
+        # package was copied to build_lib before this ran, and only that copy is this build's.
+        if self.inplace:
+            BUILD_INFO.write_text(info)
+            return
+        packaged = Path(self.build_lib) / "coop" / BUILD_INFO.name
+        if packaged.parent.is_dir():
+            packaged.write_text(info)
+
     def run(self) -> None:
         if not self.extensions:
+            self._write_build_info(_build_info_text({}, {}, _why_pure))
             return
+        # Until this build succeeds, the runtime must not trust the binaries of an older one.
+        unfinished = "the last build of the compiled kernel did not finish"
+        self._write_build_info(_build_info_text({}, {}, unfinished))
         try:
             super().run()
         except Exception as exc:
-            _say(f"compiling the kernel failed ({exc}): coop will run as pure Python")
+            why = f"compiling the kernel failed at install ({exc})"
+            self._write_build_info(_build_info_text({}, {}, why))
+            _say(f"{why}: coop will run as pure Python")
             return
         digests = {name: _digest(ROOT / "coop" / source)
                    for name, source in _NATIVE["BUILT_FROM"].items()}
         docs = {Path(p).stem: _class_docstrings(ROOT / p) for p in COMPILED}
-        info = ('"""Written by setup.py: the sources the compiled kernel was built from, and\n'
-                'the class docstrings that mypyc leaves out (coop._native puts them back)."""\n\n'
-                f"SOURCES = {digests!r}\n\nCLASS_DOCS = {docs!r}\n")
-        BUILD_INFO.write_text(info)
-        if not self.inplace:  # a wheel: the package was copied to build_lib before this ran
-            packaged = Path(self.build_lib) / "coop" / BUILD_INFO.name
-            if packaged.parent.is_dir():
-                packaged.write_text(info)
+        self._write_build_info(_build_info_text(digests, docs, None))
         _say("compiled kernel built (mypyc)")
+
+
+class SourcesOnlySdist(sdist):
+    """An sdist of the sources as they are: nothing translated, compiled or deleted.
+
+    The stock command finalizes build_ext to list the extensions' sources, which would run
+    mypyc and list its generated C; coop/_resume.c is in MANIFEST.in instead, and mypyc
+    generates the rest where the sdist is installed.
+    """
+
+    def _add_defaults_ext(self) -> None:
+        pass
 
 
 # A placeholder so that setuptools knows there are extensions to build (a platform wheel, the
 # build_ext step); OptionalBuildExt replaces it with mypyc's.
 setup(ext_modules=[Extension("coop._native__mypyc", sources=[])],
-      cmdclass={"build_ext": OptionalBuildExt})
+      cmdclass={"build_ext": OptionalBuildExt, "sdist": SourcesOnlySdist})

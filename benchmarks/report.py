@@ -162,6 +162,84 @@ def _check_clause(clause: str, results: dict[str, Any], coop: Any, lower: bool) 
     return Check(clause, None, "not checked")
 
 
+# ------------------------------------------------------------------ what each figure means
+
+#: (figure name prefix, one-line definition, caveat), for the docs page and the README. A
+#: results file may carry "definition" and "caveat" of its own, which win.
+ABOUT: tuple[tuple[str, str, str], ...] = (
+    ("switch cost", "The cost of one bare-yield task switch, from the difference of two runs "
+     "with different numbers of yields (spawning and finishing cancel out).",
+     "A switch that does no work: real tasks spend more time in their own code. curio is run "
+     "with fewer tasks: its reschedule asserts scan the ready queue (O(ready tasks) a switch "
+     "under a normal interpreter), so its 10,000-task figure is that cost, as shipped."),
+    ("spawn-and-finish cost", "Wall time per task spawned from a running task and run to its "
+     "end.",
+     "Fewer tasks for curio and threads (as the title says); greenlet has no scheduler, so it "
+     "pays only for creating and switching into each greenlet."),
+    ("memory per sleeping task", "Bytes allocated per task (tracemalloc) while all of them are "
+     "parked in a sleep.",
+     "tracemalloc sees what Python's allocators hand out, not memory a C extension takes "
+     "from malloc itself; the greenlet peer has no timer."),
+    ("timers (100,000 sleeps in [0, 0.5] s): CPU", "CPU time (process_time) of the whole run "
+     "divided by the number of sleeping tasks: the scheduling overhead of a timed wait.",
+     "Waiting in the selector costs no CPU, so this is overhead only, not the sleep."),
+    ("timers (100,000 sleeps in [0, 0.5] s): median lateness", "Median of how long after its "
+     "deadline each task ran again (an upper bound, by a few microseconds).",
+     "A peer that cannot keep up with 100,000 wake-ups is saturated: its lateness then "
+     "measures the backlog of its run queue more than its timer precision."),
+    ("timers (100,000 sleeps in [0, 0.5] s): p99 lateness", "The 99th percentile of the same "
+     "lateness.", "As for the median; the tail also catches garbage-collector pauses."),
+    ("timers (100,000 sleeps in [0, 0.5] s): wall time", "Wall time of the run minus the "
+     "longest sleep: how long the scheduler needed beyond the sleeping itself.",
+     "Includes spawning the 100,000 tasks."),
+    ("timers (100,000 sleeps in [0, 0.5] s): early wakes", "Tasks that ran again before their "
+     "deadline had certainly passed, in the worst of the runs.", "Zero is the only right "
+     "answer; any other count is a bug."),
+    ("timers (100,000 sleeps in [0, 0.5] s): out-of-order", "Tasks that woke before another "
+     "task that was certainly due earlier, in the worst of the runs.",
+     "A scheduler that rounds deadlines to a coarser tick (libuv, under uvloop, counts "
+     "milliseconds) wakes the tasks due within one tick in any order, which counts here."),
+    ("one-way messages", "Messages per second from a sender to an actor's mailbox (for the "
+     "asyncio and trio peers, to a task through a queue or channel).",
+     "Higher is better; the thread peers pay for OS thread switches and locks, which is what "
+     "they are for."),
+    ("ask round trips", "Request-and-reply round trips per second to one actor.",
+     "Higher is better; the asyncio and trio peers are queues or channels standing in for "
+     "an actor."),
+    ("to_thread latency", "Wall time of one call handed to a thread and its result back in "
+     "the task, one call at a time.", "Mostly the executor's own hand-off and thread "
+     "wake-up, which coop shares with its peers."),
+    ("to_process latency", "Wall time of one call handed to a worker process and back, one "
+     "call at a time.", "Mostly pickling and the trip through the pipe, which every peer pays."),
+    ("2,000 calls in flight, threads", "Wall time per call with 2,000 calls submitted at once "
+     "to a thread pool.", "Throughput of the hand-off path, not of the work (the calls do "
+     "nothing)."),
+    ("2,000 calls in flight, processes", "Wall time per call with 2,000 calls submitted at "
+     "once to a process pool.", "Throughput of the hand-off path; the calls do nothing."),
+    ("pmap speedup", "How many times faster a CPU-bound map runs on the pool than in turn in "
+     "one process.", "Higher is better; bounded by the cores free at the time, so a busy "
+     "machine lowers it for every peer."),
+    ("idle CPU while waiting", "CPU used by the scheduler while its only task waits for a "
+     "thread, in percent of one core.", "Lower is better; anything above zero is polling."),
+    ("contended lock hand-off", "Time per hand-off of a lock between tasks that all want it.",
+     "A hand-off with no work in between: the cost of the primitive itself."),
+    ("queue ping-pong round trip", "Time for one item to go to another task through a queue "
+     "and an answer to come back.", "The kernel floor is the same round trip with bare "
+     "switches: what any queue must cost at least on this kernel."),
+    ("queue put/get stream", "Time per item through a queue of size 1 from a producer to a "
+     "consumer task.", "Size 1 makes every item a hand-off between the two tasks."),
+)
+
+
+def about(fig: dict[str, Any]) -> tuple[str, str]:
+    """A figure's one-line definition and caveat (empty strings when none is known)."""
+    name = str(fig.get("name", ""))
+    for prefix, definition, caveat in ABOUT:
+        if name.startswith(prefix):
+            return (str(fig.get("definition") or definition), str(fig.get("caveat") or caveat))
+    return str(fig.get("definition") or ""), str(fig.get("caveat") or "")
+
+
 # ------------------------------------------------------------------ tables
 
 
@@ -183,12 +261,18 @@ def fmt_value(value: Any) -> str:
     return f"{v:.3g}"
 
 
-def _ratio_cell(value: Any, coop: Any) -> str:
+def ratio_text(value: Any, coop: Any) -> str:
+    """The peer's value divided by coop's, written so that it reads as a number: never
+    exponent notation, never a bare dash (which a reST or Markdown list takes for a bullet)."""
     if value is None or coop is None:
-        return "-"
-    if coop == 0:
-        return "-" if value == 0 else "∞"
+        return "n/a"
+    if float(coop) == 0:
+        return "same" if float(value) == 0 else "coop is 0"
     return _fmt_ratio(float(value) / float(coop))
+
+
+def _ratio_cell(value: Any, coop: Any) -> str:
+    return ratio_text(value, coop)
 
 
 def _verdict(checks: list[Check]) -> str:

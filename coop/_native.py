@@ -29,6 +29,9 @@ C_HELPER = "_resume"
 #: Every extension of the compiled build and the source file it is built from.
 BUILT_FROM = {**{name: f"{name}.py" for name in COMPILED_MODULES}, C_HELPER: f"{C_HELPER}.c"}
 
+#: Where setup.py records a build (its digests, or why the kernel stayed pure).
+MISSING_BUILD_INFO = "coop/_build_info.py"
+
 _HERE = Path(__file__).resolve().parent
 
 #: Why the pure-Python kernel runs (None when the compiled one does).
@@ -42,7 +45,11 @@ def _reason_to_stay_pure(package: str) -> str | None:
         return f"coop is loaded as {package!r}; the compiled modules are coop's own"
     build_info = _build_info(package)
     if build_info is None:
-        return "the compiled kernel was not built (no C compiler or mypyc when installed)"
+        return (f"{MISSING_BUILD_INFO} is missing: coop was not installed from this tree with "
+                "pip, or the file was deleted since (reinstall to compile the kernel)")
+    why_not_built: str | None = getattr(build_info, "WHY_PURE", None)
+    if why_not_built:
+        return f"the compiled kernel was not built: {why_not_built}"
     sources: dict[str, str] = getattr(build_info, "SOURCES", {})
     for name, source_name in BUILT_FROM.items():
         if not any((_HERE / f"{name}{suffix}").exists() for suffix in EXTENSION_SUFFIXES):

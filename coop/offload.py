@@ -18,9 +18,10 @@ thread-safe completion path, which wakes the scheduler's ``select``; nothing pol
 ``coop.run(main, threads=..., processes=...)`` takes a size instead, or a pool of your own, which
 coop uses as it is and leaves running: a ``concurrent.futures`` executor (thread, process or
 loky), a ``multiprocessing.Pool`` or ``multiprocessing.pool.ThreadPool``, a Dask
-``distributed.Client`` (``pip install coop[dask]``) or a ``ray.util.multiprocessing.Pool``
-(``pip install coop[ray]``); Dask merges identical calls unless told they are not pure, so
-coop submits with ``pure=False``. One call can name its own backend: ``to_process(fn, x).on(pool)``,
+``distributed.Client`` (``pip install coop-scheduler[dask]``) or a
+``ray.util.multiprocessing.Pool`` (``pip install coop-scheduler[ray]``); Dask merges identical
+calls unless told they are not pure, so coop submits with ``pure=False``. One call can name its
+own backend: ``to_process(fn, x).on(pool)``,
 ``to_thread(fn).on("processes")``, ``pmap(fn, xs, backend="threads")``. Dask and Ray are
 imported only by the caller; coop recognises their objects without importing them.
 

@@ -32,6 +32,8 @@ copyright = "2026, the coop developers"
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode"]
 html_theme = "furo"
 html_title = "coop"
+html_static_path = ["_static"]
+html_css_files = ["coop.css"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 exclude_patterns = ["_build"]
@@ -74,7 +76,7 @@ def _subject(results: dict[str, Any]) -> str | None:
     return next((k for k in results if k.startswith("coop")), None)
 
 
-def _table(figure: dict[str, Any]) -> list[str]:
+def _table(figure: dict[str, Any], report: Any) -> list[str]:
     results: dict[str, Any] = figure.get("results", {})
     better = "lower" if figure.get("lower_is_better", True) else "higher"
     subject = _subject(results)
@@ -90,7 +92,8 @@ def _table(figure: dict[str, Any]) -> list[str]:
     order = ([subject] if subject else []) + [k for k in results if k != subject]
     for peer in order:
         value = results[peer]
-        ratio = "-" if value is None or not coop else f"{float(value) / float(coop):.3g}x"
+        # report.ratio_text never writes a bare "-", which reST would take for a bullet.
+        ratio = report.ratio_text(value, coop)
         shown = f"**{peer}**" if peer == subject else peer
         lines += [f"   * - {shown}", f"     - {_number(value)}", f"     - {ratio}"]
     return [*lines, ""]
@@ -107,25 +110,46 @@ def _report_module() -> Any:
     return module
 
 
-def _goal_line(figure: dict[str, Any], report: Any) -> list[str]:
-    goal = figure.get("goal")
-    if not goal:
+def _goal_lines(figure: dict[str, Any], report: Any) -> list[str]:
+    """The goal as a list: one clause a line, each with its verdict and the figure it got."""
+    if not figure.get("goal"):
         return []
-    check = getattr(report, "check_goal", None)
-    if check is None:
-        return [f"Goal: {goal}", ""]
-    checks = check(figure)
+    checks = report.check_goal(figure)
     states = {c.met for c in checks}
-    verdict = ("met" if states == {True} else "**not met**" if False in states
-               else "not checked")
-    details = "; ".join(f"{c.text}: {c.detail}" for c in checks)
-    return [f"Goal: {goal} ({verdict}: {details})", ""]
+    verdict = ("met" if states == {True} else "not met" if False in states else "not checked")
+    lines = [f"Goal ({verdict}):", ""]
+    for check in checks:
+        state = {True: "met", False: "**not met**", None: "not checked"}[check.met]
+        lines.append(f"* ``{check.text}``: {state}, {check.detail}")
+    return [*lines, ""]
 
 
-def _plots() -> tuple[dict[str, Path], str | None]:
-    """Run report.py into PLOTS_DIR; returns the PNGs by stem, or a reason there are none."""
-    if not REPORT.exists():
-        return {}, "benchmarks/report.py does not exist yet, so no plots were drawn"
+def _about_lines(figure: dict[str, Any], report: Any) -> list[str]:
+    definition, caveat = report.about(figure)
+    lines = [f"*What it is:* {definition}", ""] if definition else []
+    return lines + ([f"*Caveat:* {caveat}", ""] if caveat else [])
+
+
+def _committed(path: Path) -> str:
+    """When the results file was last committed, and whether it has changed since."""
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                                  timeout=30)
+        except OSError:
+            return ""
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    last = git("log", "-1", "--format=%h, %ad", "--date=short", "--", str(path))
+    if not last:
+        return "not from a git checkout, so its commit is not known"
+    changed = git("status", "--porcelain", "--", str(path))
+    return f"last committed in {last}" + (
+        "; **changed since, not committed**" if changed else "")
+
+
+def _plots() -> dict[str, Path]:
+    """Run report.py into PLOTS_DIR; returns the PNGs by stem."""
     _remove_stale_plots()
     PLOTS_DIR.mkdir(parents=True, exist_ok=True)
     for old in PLOTS_DIR.glob("*.png"):
@@ -135,7 +159,7 @@ def _plots() -> tuple[dict[str, Path], str | None]:
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise RuntimeError(f"benchmarks/report.py --plots failed:\n{done.stderr}")
-    return {p.stem: p for p in sorted(PLOTS_DIR.glob("*.png"))}, None
+    return {p.stem: p for p in sorted(PLOTS_DIR.glob("*.png"))}
 
 
 def _remove_stale_plots() -> None:
@@ -173,18 +197,16 @@ class BenchmarkResults(Directive):
                       "   No benchmark results yet: ``benchmarks/results/`` holds no ``.json`` "
                       "file. Run the benchmarks (see ``benchmarks/README.md``), then rebuild.", ""]
         else:
-            plots, why_not = _plots()
-            report = _report_module() if REPORT.exists() else None
-            if why_not:
-                lines += [".. note::", "", f"   {why_not}; the tables below show every number.",
-                          ""]
+            plots = _plots()
+            report = _report_module()
             used: set[str] = set()
             for suite in suites:
                 title = f"Suite ``{suite['suite']}``"
                 lines += [title, "-" * len(title), ""]
                 about = ", ".join(f"{key} {suite[key]}" for key in ("python", "date", "machine")
                                   if suite.get(key))
-                lines += [f"From ``benchmarks/results/{suite['_file']}`` ({about}).", ""]
+                lines += [f"From ``benchmarks/results/{suite['_file']}`` ({about}; "
+                          f"{_committed(RESULTS_DIR / suite['_file'])}).", ""]
                 for figure in suite.get("figures", []):
                     name = str(figure.get("name", "unnamed"))
                     lines += [name, "~" * len(name), ""]
@@ -192,8 +214,9 @@ class BenchmarkResults(Directive):
                     if stem in plots:
                         used.add(stem)
                         lines += [f".. image:: {_rel(plots[stem])}", f"   :alt: {name}", ""]
-                    lines += _table(figure)
-                    lines += _goal_line(figure, report)
+                    lines += _about_lines(figure, report)
+                    lines += _table(figure, report)
+                    lines += _goal_lines(figure, report)
             rest = [stem for stem in plots if stem not in used]
             if rest:
                 lines += ["Other plots", "-----------", ""]
@@ -214,7 +237,39 @@ def _always_reread_benchmarks(app: Any, env: Any, added: Any, changed: Any,
     return ["benchmarks"] if "benchmarks" in env.found_docs else []
 
 
+# ---------------------------------------------------------------- no error boxes
+
+# What a reader would see as an error on a built page: docutils' system messages (a reST error
+# kept in the output), text it could not resolve ("problematic"), and the red box furo draws
+# over a ``.. contents::`` directive. Sphinx's -W does not catch the last: it is CSS.
+_ERROR_MARKS = {
+    "system-message": re.compile(r'class="[^"]*\bsystem-message\b'),
+    "problematic": re.compile(r'class="[^"]*\bproblematic\b'),
+    "furo's box for a table of contents": re.compile(
+        r'class="(?![^"]*this-will-duplicate-information)[^"]*\bcontents\b[^"]*"'),
+}
+
+
+def error_boxes(html: str) -> list[str]:
+    """What in this HTML page shows as an error box or a system message."""
+    return [what for what, mark in _ERROR_MARKS.items() if mark.search(html)]
+
+
+def _check_no_error_boxes(app: Any, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    found = []
+    for page in sorted(Path(app.outdir).rglob("*.html")):
+        rel = page.relative_to(app.outdir).as_posix()
+        if rel.startswith(("_modules/", "_static/")):
+            continue  # viewcode's source listings and the theme's assets are not ours
+        found += [f"{rel}: {what}" for what in error_boxes(page.read_text(errors="replace"))]
+    if found:
+        raise RuntimeError("the built docs show errors to the reader:\n  " + "\n  ".join(found))
+
+
 def setup(app: Any) -> dict[str, Any]:
     app.add_directive("benchmark-results", BenchmarkResults)
     app.connect("env-get-outdated", _always_reread_benchmarks)
+    app.connect("build-finished", _check_no_error_boxes)
     return {"parallel_read_safe": True}

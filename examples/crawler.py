@@ -66,8 +66,9 @@ def main(base):
     started = time.perf_counter()
     yield from crawl(base, "/", {"/"}, found)
     took = time.perf_counter() - started
+    width = max(map(len, found))  # the longest path sets the column
     for path in sorted(found):
-        print(f"  {path:<10} title {found[path]!r}")
+        print(f"  {path:<{width}}  title {found[path]!r}")
     print(f"fetched {len(found)} pages in {took:.2f} s "
           f"(one after the other: {len(found) * DELAY:.1f} s)")
 

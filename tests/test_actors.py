@@ -1459,14 +1459,15 @@ def test_actor_pipeline_example(capsys):
 def test_supervisor_example(capsys):
     vrun(load("supervisor").main())
     out = capsys.readouterr().out.splitlines()
-    assert out[:7] == [
+    assert out[:8] == [
         "sending 4, 0, 5, 20 (the 0 crashes the worker)",
-        "  Divider-3 started",
-        "  Divider-3: 100 / 4 = 25",
-        "  Divider-4 started",
-        "  Divider-4: 100 / 5 = 20",
-        "  Divider-4: 100 / 20 = 5",
-        "supervised now: ['Divider-4']",
+        "  divider-1 started",
+        "  divider-1: 100 / 4 = 25",
+        "  divider-1 crashed on 100 / 0: ZeroDivisionError('division by zero')",
+        "  divider-2 started",
+        "  divider-2: 100 / 5 = 20",
+        "  divider-2: 100 / 20 = 5",
+        "supervised now: ['divider-2']",
     ]
-    assert out[-2].startswith("send refused: Divider-5 has failed with ZeroDivisionError")
-    assert out[-1].startswith("supervisor failed: Supervisor-2 gave up: more than 2 restart")
+    assert out[-2].startswith("send refused: divider-3 has failed with ZeroDivisionError")
+    assert out[-1].startswith("supervisor failed: supervisor gave up: more than 2 restart")

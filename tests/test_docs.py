@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import json
 import os
 import re
 import subprocess
@@ -314,3 +315,48 @@ def test_sphinx_build_has_no_warnings(tmp_path: Path):
         env={**os.environ, "COOP_PURE": "1"},  # autodoc reads docstrings; mypyc keeps none
     )
     assert done.returncode == 0 and not done.stderr.strip(), done.stderr
+
+
+def _conf_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_coop_docs_conf", DOCS / "conf.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_docs_build_check_finds_error_boxes_and_system_messages():
+    error_boxes = _conf_module().error_boxes
+    # What docutils writes for `.. contents::` (furo paints it as a red error box), for a reST
+    # error kept in the page, and for a reference it could not resolve.
+    assert error_boxes('<nav class="contents local" id="on-this-page">') == [
+        "furo's box for a table of contents"]
+    assert error_boxes('<aside class="system-message"><p>ERROR/3</p></aside>') == [
+        "system-message"]
+    assert error_boxes('<a class="problematic" href="#id1">`x`_</a>') == ["problematic"]
+    # furo's own escape hatch, and ordinary pages, pass.
+    assert error_boxes('<nav class="contents this-will-duplicate-information-and-it-is-still-'
+                       'useful-here">') == []
+    assert error_boxes('<div class="toc-tree"><ul><li>x</li></ul></div>') == []
+
+
+def test_benchmark_ratios_read_as_numbers():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_coop_report",
+                                                  REPO / "benchmarks" / "report.py")
+    assert spec is not None and spec.loader is not None
+    report = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = report
+    spec.loader.exec_module(report)
+    cells = [report.ratio_text(v, c) for v, c in
+             [(1880.4, 1.0), (5.55, 1.0), (0.0, 0.0), (3.0, 0.0), (None, 2.0), (2.0, None)]]
+    assert cells == ["1,880x", "5.55x", "same", "coop is 0", "n/a", "n/a"]
+    # A bare "-" would be an empty bullet in a reST table cell; "e+" is unreadable.
+    assert not [c for c in cells if c.startswith("-") or "e+" in c]
+    figures = [f for path in sorted((REPO / "benchmarks" / "results").glob("*.json"))
+               for f in json.loads(path.read_text())["figures"]]
+    undefined = [f["name"] for f in figures if not all(report.about(f))]
+    assert not undefined, f"figures with no definition or caveat in report.ABOUT: {undefined}"
