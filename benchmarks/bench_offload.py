@@ -17,6 +17,10 @@ Figures, all in one process, every peer measured interleaved, the median of the 
 * pmap speedup: CPU-bound work (64 items of ~25 ms) on every core, as a speedup over running
   it in turn in one process: coop.pmap on its own pool against multiprocessing.Pool.map, both
   with Pool.map's default chunking, both pools started and warm, repeats interleaved.
+* pmap of 1,000,000 items: a trivial function over 1,000,000 ints at chunksize 10 and 100, so
+  the figure is the cost of moving chunks: coop.pmap handed the same forkserver
+  ``multiprocessing.Pool`` as ``Pool.map`` ("coop"), and on its own process pool, repeats
+  interleaved inside one coop run (both pools warm). ``--only pmap-large`` runs just these.
 * idle CPU: the CPU time the waiting side burns (``time.thread_time`` of the thread that waits)
   while a thread sleeps 1 s, as a percentage of one core.
 """
@@ -30,7 +34,15 @@ import multiprocessing
 import time
 from typing import Any
 
-from common import ensure_repo_on_path, figure, interleaved, median, timer, write_results
+from common import (
+    collect,
+    ensure_repo_on_path,
+    figure,
+    interleaved,
+    median,
+    timer,
+    write_results,
+)
 
 ensure_repo_on_path()
 
@@ -172,6 +184,39 @@ def pool_map_time(pool: Any, items: list[int]) -> float:
     return timer() - started
 
 
+def pmap_large_times(count: int, chunksize: int, workers: int, pool: Any,
+                     repeats: int) -> dict[str, float | None]:
+    """Median seconds for ``count`` trivial items at ``chunksize``, interleaved in one run."""
+    items = list(range(count))
+    samples: dict[str, list[float]] = {"coop": [], "coop, own pool": [],
+                                       "multiprocessing.Pool.map": []}
+
+    def main() -> Any:
+        yield coop.pmap(time.sleep, [0.2] * workers, chunksize=1)
+        yield coop.pmap(time.sleep, [0.2] * workers, chunksize=1, backend=pool)
+        for repeat in range(repeats):
+            order = list(samples)
+            order = order[repeat % 3:] + order[:repeat % 3]  # each goes first in turn
+            for name in order:
+                collect()
+                started = timer()
+                if name == "multiprocessing.Pool.map":
+                    out = pool.map(noop, items, chunksize=chunksize)
+                elif name == "coop":
+                    out = yield coop.pmap(noop, items, chunksize=chunksize, backend=pool)
+                else:
+                    out = yield coop.pmap(noop, items, chunksize=chunksize)
+                samples[name].append(timer() - started)
+                assert len(out) == count
+                del out
+
+    coop.run(main(), processes=workers)
+    for name, values in samples.items():
+        print(f"  {name:<28} {median(values):.6g}  (min {min(values):.4g}, "
+              f"max {max(values):.4g})", flush=True)
+    return {name: median(values) for name, values in samples.items()}
+
+
 # ------------------------------------------------------------------ idle CPU
 
 
@@ -210,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes; write nothing")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--only", choices=["pmap-large"],
+                        help="run one group of figures (printed, and merged into the results "
+                             "file unless --no-write)")
     args = parser.parse_args(argv)
     quick = args.quick
     repeats = 3 if quick else 7
@@ -221,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
         2, mp_context=multiprocessing.get_context("forkserver"))
     pool = multiprocessing.get_context("forkserver").Pool(workers)
     try:
+        if args.only == "pmap-large":
+            figures.extend(pmap_large_figures(quick, workers, pool, repeats))
+            return finish(figures, quick or args.no_write, merge=True)
         calls = 300 if quick else 2000
         print(f"to_thread latency, {calls} calls one after the other (us per call)")
         figures.append(figure("to_thread latency", "us per call", interleaved({
@@ -274,20 +325,50 @@ def main(argv: list[str] | None = None) -> int:
             "bare executor": lambda: idle_bare(seconds, threads),
             "asyncio run_in_executor": lambda: idle_asyncio(seconds, threads),
         }, 3), goal="coop < 0.5"))
+
+        figures.extend(pmap_large_figures(quick, workers, pool, repeats))
     finally:
         threads.shutdown()
         processes.shutdown()
         pool.terminate()
         pool.join()
 
+    return finish(figures, quick or args.no_write, merge=False)
+
+
+def pmap_large_figures(quick: bool, workers: int, pool: Any,
+                       repeats: int) -> list[dict[str, Any]]:
+    count = 100_000 if quick else 1_000_000
+    figures = []
+    for chunksize in (10, 100):
+        print(f"pmap of {count:,} trivial items at chunksize {chunksize} on {workers} "
+              f"processes (seconds)")
+        figures.append(figure(
+            f"pmap of {count:,} items, chunksize {chunksize}", "seconds",
+            pmap_large_times(count, chunksize, workers, pool, min(repeats, 5)),
+            goal="coop <= 1.2x multiprocessing.Pool.map"))
+    return figures
+
+
+def finish(figures: list[dict[str, Any]], print_only: bool, merge: bool) -> int:
     print()
     print(f"{'figure':<40} {'unit':<22} results")
     for fig in figures:
         shown = ", ".join(f"{k} {'n/a' if v is None else f'{v:.4g}'}"
                           for k, v in fig["results"].items())
         print(f"{fig['name']:<40} {fig['unit']:<22} {shown}")
-    if not (quick or args.no_write):
-        print(f"written to {write_results('offload', figures)}")
+    if print_only:
+        return 0
+    if merge:  # keep the other figures of the last full run, replace these
+        import json
+
+        from common import RESULTS_DIR
+
+        path = RESULTS_DIR / "offload.json"
+        old = json.loads(path.read_text())["figures"] if path.exists() else []
+        names = {fig["name"] for fig in figures}
+        figures = [fig for fig in old if fig["name"] not in names] + figures
+    print(f"written to {write_results('offload', figures)}")
     return 0
 
 

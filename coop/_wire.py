@@ -29,8 +29,8 @@ ERR = 1
 
 # What a pool's completion callback ``done(kind, value)`` is told: the value itself, an
 # exception raised in this process, a pickled outcome from a worker process, or that the
-# worker died (a sentence saying how).
-VALUE, ERROR, WIRE, CRASH = 0, 1, 2, 3
+# worker died (a sentence saying how), or an outcome tuple a backend's own serializer carried.
+VALUE, ERROR, WIRE, CRASH, OUTCOME = 0, 1, 2, 3, 4
 
 # A call's payload says how to run it: call ``fn(*args, **kw)``, or map ``fn`` over items.
 _CALL = 0
@@ -208,6 +208,36 @@ def attach_remote(exc: BaseException, tb: str | None) -> BaseException:
     return exc
 
 
+def rebuild_exception(cls: type[BaseException], args: tuple[Any, ...],
+                      state: dict[str, Any] | None) -> BaseException:
+    """An instance of ``cls`` with ``args`` and ``state``, made without calling its __init__.
+
+    An exception whose ``__init__`` takes other arguments than it passes to
+    ``Exception.__init__`` (``QuotaError(user, limit)`` with one message) pickles but cannot
+    be unpickled, because unpickling calls ``cls(*exc.args)``. The worker sends such an
+    exception as its class, args and ``__dict__`` instead, so the task still gets a real
+    ``QuotaError`` with its message and attributes.
+    """
+    exc = cls.__new__(cls, *args)
+    exc.args = args
+    if state:
+        exc.__dict__.update(state)
+    return exc
+
+
+def outcome_error(what: str, outcome: tuple[Any, ...]) -> BaseException:
+    """The exception an ERR outcome stands for, with the worker's traceback as its cause."""
+    _, exc, tb = outcome[:3]
+    if isinstance(exc, bytes):  # sent pickled apart, so that the outcome itself always loads
+        try:
+            exc = pickle.loads(exc)
+        except Exception as why:
+            described = outcome[3] if len(outcome) > 3 else "an exception"
+            exc = RuntimeError(f"{what} raised {described} (the exception cannot be rebuilt "
+                               f"in this process: {type(why).__name__}: {why})")
+    return attach_remote(exc, tb)
+
+
 # ------------------------------------------------------------------ the worker's side
 
 
@@ -225,19 +255,34 @@ def invoke(payload: bytes) -> bytes:
 
 
 def invoke_direct(fn: Callable[..., Any], args: tuple[Any, ...],
-                  kwargs: dict[str, Any]) -> bytes:
-    """:func:`invoke` for backends that pickle the call themselves (Dask, Ray)."""
-    return run_call(_CALL, fn, args, kwargs)
+                  kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """The call for backends that pickle it themselves (loky, Dask, Ray).
+
+    Returns the outcome tuple, not bytes: the backend's own serializer (cloudpickle) carries
+    it home, so whatever the backend alone could return (an instance of a class defined in
+    ``__main__``, a lambda) coop returns too.
+    """
+    return run_direct(_CALL, fn, args, kwargs)
 
 
-def map_direct(fn: Callable[..., Any], items: list[Any]) -> bytes:
-    """A chunk of a map, for backends that pickle the call themselves (Dask, Ray)."""
-    return run_call(_MAP, fn, items, None)
+def map_direct(fn: Callable[..., Any], items: list[Any]) -> tuple[Any, ...]:
+    """A chunk of a map, for backends that pickle the call themselves (loky, Dask, Ray)."""
+    return run_direct(_MAP, fn, items, None)
 
 
 def map_local(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
     """A chunk of a map run in a thread of this process."""
     return [fn(x) for x in items]
+
+
+def run_direct(mode: int, fn: Any, args: Any, kwargs: Any) -> tuple[Any, ...]:
+    try:
+        value = [fn(x) for x in args] if mode == _MAP else fn(*args, **kwargs)
+    except BaseException as exc:
+        tb = _format(exc, None)
+        exc.__traceback__ = None
+        return (ERR, _portable(exc), tb)
+    return (OK, value)
 
 
 def run_call(mode: int, fn: Any, args: Any, kwargs: Any) -> bytes:
@@ -253,18 +298,47 @@ def run_call(mode: int, fn: Any, args: Any, kwargs: Any) -> bytes:
         return _dump_error(error, None)
 
 
-def _dump_error(exc: BaseException, note: str | None) -> bytes:
+def _format(exc: BaseException, note: str | None) -> str:
     tb = "".join(traceback.format_exception(exc))
     tb = '\n"""\n' + tb + '"""'
-    if note:
-        tb = f"{note}\n{tb}"
-    exc.__traceback__ = None  # the frames are in the text; they are not picklable anyway
+    return f"{note}\n{tb}" if note else tb
+
+
+class _Rebuilt:
+    """Pickles as :func:`rebuild_exception` of the exception it wraps."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        exc = self.exc
+        return rebuild_exception, (type(exc), exc.args, dict(getattr(exc, "__dict__", {})))
+
+
+def _portable(exc: BaseException) -> Any:
+    """``exc``, or a stand-in that unpickles as it, when ``exc`` pickles but cannot be
+    unpickled (see :func:`rebuild_exception`)."""
     try:
-        return pickle.dumps((ERR, exc, tb), _PROTOCOL)
+        pickle.loads(pickle.dumps(exc, _PROTOCOL))
+    except Exception:
+        return _Rebuilt(exc)
+    return exc
+
+
+def _dump_error(exc: BaseException, note: str | None) -> bytes:
+    tb = _format(exc, note)
+    exc.__traceback__ = None  # the frames are in the text; they are not picklable anyway
+    described = f"{type(exc).__qualname__}: {exc}"
+    try:
+        data = pickle.dumps(_portable(exc), _PROTOCOL)
+        pickle.loads(data)
     except Exception as why:
         substitute = RuntimeError(
             f"{type(exc).__name__}: {exc} (the exception itself cannot be pickled: {why})")
-        return pickle.dumps((ERR, substitute, tb), _PROTOCOL)
+        data = pickle.dumps(substitute, _PROTOCOL)
+    # Pickled apart from the outcome: if its class cannot be found in the parent (a class
+    # only the worker has), the parent still learns what was raised, and where.
+    return pickle.dumps((ERR, data, tb, described), _PROTOCOL)
 
 
 # Tracked calls (multiprocessing.Pool): the worker tells a watcher in the parent which call

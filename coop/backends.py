@@ -51,6 +51,7 @@ from ._wire import (
     _MSG,
     CRASH,
     ERROR,
+    OUTCOME,
     VALUE,
     WIRE,
     describe_callable,
@@ -93,8 +94,13 @@ class Backend:
         """Start ``[fn(x) for x in items]``; ``first`` is ``items[0]``'s index, for messages."""
         raise NotImplementedError
 
-    def cancel(self, handle: Any) -> None:
-        """Withdraw a call whose result nobody wants any more, where the pool can."""
+    def cancel(self, handle: Any) -> bool:
+        """Withdraw a call whose result nobody wants any more, where the pool can.
+
+        Returns whether the pool will still report the call through its ``done`` (it could
+        not withdraw it): until then the call holds its place among those the pool runs.
+        """
+        return True
 
     def close(self) -> None:
         """The scheduler is done: stop the pool if coop started it, else let go of it."""
@@ -120,8 +126,9 @@ class CoopThreads(Backend):
                    done: Done) -> Any:
         return self.pool.submit(map_local, (fn, items), {}, done)
 
-    def cancel(self, handle: Any) -> None:
+    def cancel(self, handle: Any) -> bool:
         ThreadPool.cancel(handle)
+        return False
 
     def close(self) -> None:
         self.pool.shutdown()
@@ -144,8 +151,9 @@ class CoopProcesses(Backend):
                    done: Done) -> Any:
         return self.pool.submit(dumps_map(what, fn, items, first), done)
 
-    def cancel(self, handle: Any) -> None:
+    def cancel(self, handle: Any) -> bool:
         self.pool.cancel(handle)
+        return False  # withdrawn, or stopped by ending its worker: never reported
 
     def close(self) -> None:
         self.pool.shutdown()
@@ -177,7 +185,7 @@ class ExecutorBackend(Backend):
             return self._submit_local(done, fn, args, kwargs)
         if self.mode == "pickle":
             return self._submit(done, WIRE, invoke, dumps_call(what, fn, args, kwargs))
-        return self._submit(done, WIRE, invoke_direct, fn, args, kwargs)
+        return self._submit(done, OUTCOME, invoke_direct, fn, args, kwargs)
 
     def submit_map(self, what: str, fn: Callable[[Any], Any], items: list[Any], first: int,
                    done: Done) -> Any:
@@ -185,7 +193,7 @@ class ExecutorBackend(Backend):
             return self._submit_local(done, map_local, (fn, items), {})
         if self.mode == "pickle":
             return self._submit(done, WIRE, invoke, dumps_map(what, fn, items, first))
-        return self._submit(done, WIRE, map_direct, fn, items)
+        return self._submit(done, OUTCOME, map_direct, fn, items)
 
     def _submit_local(self, done: Done, fn: Callable[..., Any], args: tuple[Any, ...],
                       kwargs: dict[str, Any]) -> Any:
@@ -252,8 +260,8 @@ class ExecutorBackend(Backend):
             return  # loky's reusable executor is the process's, not coop's to stop
         old.shutdown(wait=wait, cancel_futures=True)
 
-    def cancel(self, handle: Any) -> None:
-        handle.cancel()
+    def cancel(self, handle: Any) -> bool:
+        return not handle.cancel()  # a future already running cannot be withdrawn
 
     def close(self) -> None:
         self._drop_replacement(wait=True)
@@ -320,9 +328,10 @@ class MultiprocessingBackend(Backend):
             raise
         return call_id
 
-    def cancel(self, handle: Any) -> None:
-        if handle is not None and self._watch is not None:
-            self._watch.finish(handle)
+    def cancel(self, handle: Any) -> bool:
+        # A multiprocessing pool cannot withdraw a call it was handed: it still reports it
+        # (or its crash), and only then is its place free for the next one coop queued.
+        return True
 
     def close(self) -> None:
         if self._watch is not None:
@@ -558,16 +567,17 @@ class DaskBackend(Backend):
                 else:
                     done(ERROR, exc)
             else:
-                done(WIRE, data)
+                done(OUTCOME, data)
 
         future.add_done_callback(finished)
         return future
 
-    def cancel(self, handle: Any) -> None:
+    def cancel(self, handle: Any) -> bool:
         # Future.cancel() waits for the Dask scheduler to answer, a network round trip that
         # the scheduler thread must not sit through.
         threading.Thread(target=self._cancel, args=(handle,), daemon=True,
                          name="coop-dask-cancel").start()
+        return False  # a cancelled Dask future reports nothing
 
     @staticmethod
     def _cancel(future: Any) -> None:
@@ -611,7 +621,7 @@ class RayPoolBackend(Backend):
             else:
                 done(ERROR, exc)
 
-        self._pool().apply_async(fn, args, callback=lambda data: done(WIRE, data),
+        self._pool().apply_async(fn, args, callback=lambda data: done(OUTCOME, data),
                                  error_callback=failed)
         return None
 
