@@ -79,6 +79,9 @@ class Backend:
     owned = False
     #: How many calls the pool runs at once (to size pmap's chunks).
     size = 1
+    #: Whether :meth:`cancel` can withdraw a call the pool has queued. Where it cannot, coop
+    #: hands the pool one call beyond those it runs, not one per worker.
+    withdraws = True
 
     def __init__(self, label: str) -> None:
         #: The pool in words, for messages.
@@ -282,6 +285,8 @@ def _run_and_report(done: Done, fn: Callable[..., Any], args: tuple[Any, ...],
 
 class MultiprocessingBackend(Backend):
     """``multiprocessing.Pool`` (watched for crashes) or ``multiprocessing.pool.ThreadPool``."""
+
+    withdraws = False
 
     def __init__(self, pool: Any, kind: str, label: str) -> None:
         super().__init__(label)
@@ -594,6 +599,7 @@ class RayPoolBackend(Backend):
     crash coop goes on with a new pool of the same size, which it stops when ``run()`` ends.
     """
 
+    withdraws = False
     _CRASHES = frozenset({"RayActorError", "WorkerCrashedError", "ActorDiedError",
                           "NodeDiedError", "OutOfMemoryError"})
 

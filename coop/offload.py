@@ -47,10 +47,22 @@ functions at the top level of a module, and guard a script's entry point with
   the object and why (a lambda, a local function, an open file, a lock...). The check happens
   before the call is submitted. Dask, Ray and loky pickle with cloudpickle, where lambdas work.
 - An exception raised in a worker process is re-raised in the task with the worker's traceback
-  attached as its ``__cause__`` (a :class:`RemoteTraceback`).
-- Cancelling or timing out a waiting task withdraws its call where the backend can: a queued
-  call is dropped, and on coop's own process pool a running call is stopped by ending its
-  worker (which is then replaced). A thread that is already running cannot be stopped: it runs
+  attached as its ``__cause__`` (a :class:`RemoteTraceback`), even one whose ``__init__``
+  takes other arguments than its message (it is rebuilt without calling ``__init__``); one
+  whose class cannot be found here is reported by class and message. loky, Dask and Ray
+  bring results and exceptions home with their own serializer (cloudpickle): whatever the
+  backend alone returns, coop returns.
+- coop keeps its own queue in front of every backend and hands a pool only as many calls as
+  it runs plus a small prefetch (twice its size; one call beyond its size for a
+  ``multiprocessing.Pool`` or Ray's pool, which cannot withdraw what they were handed). So
+  cancelling or timing out a waiting task withdraws a queued call on every backend: it never
+  reaches the pool. On coop's own process pool a running call is stopped by ending its
+  worker (which is then replaced), never a worker that has moved on to another call.
+- A worker killed while it starts fails no call (the queued calls go to another or a new
+  worker); one that exits on its own while starting (a broken environment, an unguarded
+  ``__main__``) fails the calls waiting, since every replacement would meet the same fate.
+  If the fork server dies, the workers it started go on: their results arrive, and coop
+  ends them when ``run()`` ends. A thread that is already running cannot be stopped: it runs
   to the end, and its result is dropped. coop's threads are daemon threads, so such a thread
   does not keep the program from exiting.
 - Worker processes coop starts ignore SIGINT, so a Ctrl-C at the terminal reaches only the
@@ -64,6 +76,7 @@ import math
 import os
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
@@ -270,7 +283,8 @@ class _Gate:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.capacity = 2 * max(1, backend.size)
+        size = max(1, backend.size)
+        self.capacity = 2 * size if backend.withdraws else size + 1
         self.running = 0
         self.sources: deque[_Source] = deque()
 
@@ -559,8 +573,8 @@ def to_process(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Offload[T]
 class _Map(_ExternalWait):
     """A task parked on the chunks of one pmap, which it hands out as the gate has room."""
 
-    __slots__ = ("chunksize", "fn", "items", "left", "next_start", "progress", "results",
-                 "slots", "total")
+    __slots__ = ("batch", "chunksize", "fn", "items", "left", "limit", "next_start",
+                 "progress", "results", "sent", "slots", "total")
 
     def __init__(self, kernel: Scheduler, task: Task[Any], what: str, backend: Backend,
                  fn: Callable[[Any], Any], items: Iterator[Any], chunksize: int,
@@ -575,11 +589,18 @@ class _Map(_ExternalWait):
         self.left = 0  # chunks handed out and not yet back
         self.next_start = 0
         self.progress = progress
+        # Chunks per call. Tiny chunks cost more in hand-offs than in work, and with only a
+        # few calls in the pool at a time each round trip would leave workers idle: while a
+        # call comes back in well under _BATCH_SECONDS, the next carries twice as many
+        # chunks, up to Pool.map's own share of about four calls per worker.
+        self.batch = 1
+        self.limit = max(1, (total or 0) // (4 * max(1, backend.size) * chunksize))
+        self.sent: dict[int, tuple[float, int, int]] = {}  # index -> when, first item, count
 
     def submit_next(self) -> bool:
         items = self.items
         assert items is not None
-        chunk = list(islice(items, self.chunksize))
+        chunk = list(islice(items, self.chunksize * self.batch))
         if not chunk:
             self.items = None
             return False
@@ -591,9 +612,10 @@ class _Map(_ExternalWait):
         self.next_start = start + len(chunk)
         self.results.append(None)
         self.slots[index] = slot
+        self.sent[index] = (time.perf_counter(), start, len(chunk))
         self.left += 1
         self.gate.running += 1
-        if len(chunk) < self.chunksize or self.next_start == self.total:
+        if len(chunk) < self.chunksize * self.batch or self.next_start == self.total:
             self.items = None  # the last chunk: no trip back for an empty one
             return False
         return True
@@ -606,6 +628,9 @@ class _Map(_ExternalWait):
         self.kernel.call_soon_threadsafe(self.settle, index, kind, value)
 
     def settle(self, index: int, kind: int, value: Any) -> None:
+        when, start, count = self.sent.pop(index, (0.0, 0, 0))
+        if self.batch < self.limit and time.perf_counter() - when < _BATCH_SECONDS:
+            self.batch = min(self.limit, 2 * self.batch)
         slot = self.slots.pop(index, None)
         if slot is not None and slot.held:
             slot.held = False
@@ -613,7 +638,9 @@ class _Map(_ExternalWait):
         if self.state:
             return
         try:
-            chunk = _outcome(f"{self.what} chunk {index}", kind, value)
+            first, last = start // self.chunksize, (start + count - 1) // self.chunksize
+            chunks = f"chunk {first}" if first == last else f"chunks {first} to {last}"
+            chunk = _outcome(f"{self.what} {chunks}", kind, value)
         except BaseException as exc:
             self._end(Throw(exc))
             return
@@ -698,6 +725,10 @@ class PMap(Effect[list[T]]):
         return f"coop.pmap({describe_callable(self.fn)}{shown})"
 
 
+#: A pmap call that comes back faster than this carries more chunks next time.
+_BATCH_SECONDS = 0.02
+
+
 def _length(items: Iterable[Any]) -> int | None:
     try:
         return len(items)  # type: ignore[arg-type]
@@ -718,8 +749,14 @@ def pmap(fn: Callable[[Any], T], iterable: Iterable[Any], *, chunksize: int | No
     Like ``multiprocessing.Pool.map``: the items are cut into chunks of ``chunksize`` (by
     default about four chunks per worker, as ``Pool.map`` does), each chunk runs as one call,
     and the results come back in the items' order. The first failure cancels the chunks not yet
-    done and is raised in the task. ``progress=True`` shows a progress bar that advances as
-    chunks complete (tqdm when installed, else a plain line on stderr).
+    done and is raised in the task. Items are taken from ``iterable`` as the pool has room for
+    them (an iterator without a ``len`` is listed first only when ``chunksize`` is not given),
+    so the first results arrive before the whole input is pickled and memory stays bounded.
+    While chunks come back in under 20 ms, consecutive chunks travel together in one call (up
+    to ``Pool.map``'s default share of about four calls per worker), so tiny chunks do not
+    cost a hand-off each; chunks that take longer travel one per call. ``progress=True`` shows
+    a progress bar that advances as chunks complete (tqdm when installed, else a plain
+    line on stderr).
 
     ``backend``: ``"processes"`` (the default), ``"threads"`` for blocking calls, or a pool.
 

@@ -436,3 +436,75 @@ def test_an_exception_class_missing_here_is_reported_by_name_and_message():
     with pytest.raises(RuntimeError) as info:
         _outcome("to_process(f)", WIRE, data)
     assert "Elsewhere: quota" in str(info.value)
+
+
+# ---------------------------------------------------------------- b15: coop's queue in front
+
+
+def append_line(path, x, seconds):
+    time.sleep(seconds)
+    with open(path, "a") as f:
+        f.write(f"{x}\n")
+
+
+@pytest.mark.parametrize("spell", ["pmap", "to_process"])
+def test_calls_queued_behind_a_multiprocessing_pool_are_withdrawn_on_timeout(tmp_path, spell):
+    log = tmp_path / "log"
+    log.write_text("")
+
+    def many():
+        if spell == "pmap":
+            yield coop.pmap(__import__("functools").partial(append_line, log, seconds=0.3),
+                            range(20), chunksize=1)
+        else:
+            yield coop.gather(*[coop.to_process(append_line, log, i, 0.3) for i in range(20)])
+
+    def main():
+        try:
+            yield coop.timeout(0.5, many())
+        except coop.Timeout:
+            return len(log.read_text().splitlines())
+
+    pool = multiprocessing.get_context("forkserver").Pool(2)
+    try:
+        pool.apply(sleep_then, (0, None))  # both workers started
+        at_timeout = coop.run(main(), processes=pool)
+        pool.close()
+        pool.join()  # whatever the pool was handed has run
+    finally:
+        pool.terminate()
+    after = len(log.read_text().splitlines())
+    # The pool held at most its 2 running calls plus one; the other calls never reached it.
+    assert after <= at_timeout + 3 < 20
+
+
+def test_pmap_takes_its_items_as_it_goes():
+    pulled = []
+
+    def items():
+        for i in range(100_000):
+            pulled.append(i)
+            yield 0.01
+
+    def main():
+        try:
+            yield coop.timeout(0.3, coop.pmap(time.sleep, items(), chunksize=1,
+                                              backend="threads"))
+        except coop.Timeout:
+            return len(pulled)
+
+    assert coop.run(main(), threads=2) < 1000
+
+
+def test_pmap_of_an_empty_or_unsized_iterable():
+    def main():
+        empty = yield coop.pmap(abs, iter(()), chunksize=3)
+        some = yield coop.pmap(abs, (x for x in range(-5, 0)), chunksize=2)
+        return empty, some
+
+    assert coop.run(main(), processes=1) == ([], [5, 4, 3, 2, 1])
+
+
+def test_pmap_refuses_what_is_not_iterable():
+    with pytest.raises(TypeError, match="needs an iterable of items, got 5"):
+        coop.pmap(abs, 5)
