@@ -23,6 +23,12 @@ Figures, all in one process, every peer measured interleaved, the median of the 
   interleaved inside one coop run (both pools warm). ``--only pmap-large`` runs just these.
 * idle CPU: the CPU time the waiting side burns (``time.thread_time`` of the thread that waits)
   while a thread sleeps 1 s, as a percentage of one core.
+* kill storm: 3,000 ``to_process`` calls of 2 ms (in rounds of 100, with 10 ms idle gaps)
+  while a thread SIGKILLs 100 random worker processes (busy, idle or starting), on coop's own
+  pool, a caller's forkserver ``multiprocessing.Pool`` and a ProcessPoolExecutor, each in a
+  process of its own with a time limit: how many calls failed (``coop.WorkerCrashed``; the goal
+  is no more than workers were killed) and how many never ended. ``--only storm`` runs just
+  these.
 """
 
 from __future__ import annotations
@@ -30,7 +36,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import json
 import multiprocessing
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 from typing import Any
 
@@ -255,11 +269,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes; write nothing")
     parser.add_argument("--no-write", action="store_true", help="print only")
-    parser.add_argument("--only", choices=["pmap-large"],
+    parser.add_argument("--storm-child", nargs=4, metavar=("BACKEND", "CALLS", "KILLS", "OUT"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["pmap-large", "storm"],
                         help="run one group of figures (printed, and merged into the results "
                              "file unless --no-write)")
     args = parser.parse_args(argv)
+    if args.storm_child:
+        backend, calls, kills, out = args.storm_child
+        storm_child(backend, int(calls), int(kills), out)
+        return 0
     quick = args.quick
+    if args.only == "storm":
+        return finish(storm_figures(quick), quick or args.no_write, merge=True)
     repeats = 3 if quick else 7
     workers = min(2, cpu_count()) if quick else cpu_count()
     figures = []
@@ -327,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         }, 3), goal="coop < 0.5"))
 
         figures.extend(pmap_large_figures(quick, workers, pool, repeats))
+        figures.extend(storm_figures(quick))
     finally:
         threads.shutdown()
         processes.shutdown()
@@ -347,6 +370,131 @@ def pmap_large_figures(quick: bool, workers: int, pool: Any,
             f"pmap of {count:,} items, chunksize {chunksize}", "seconds",
             pmap_large_times(count, chunksize, workers, pool, min(repeats, 5)),
             goal="coop <= 1.2x multiprocessing.Pool.map"))
+    return figures
+
+
+# ------------------------------------------------------------------ kill storm
+
+STORM_BACKENDS = {
+    "coop": "coop's process pool",
+    "pool": "a multiprocessing.Pool",
+    "ppe": "a ProcessPoolExecutor",
+}
+
+
+def storm_work(x: int) -> int:
+    time.sleep(0.002)
+    return x
+
+
+def storm_victims() -> list[int]:
+    """This process's worker processes: not the fork server, not the resource tracker."""
+    import psutil  # type: ignore[import-untyped]
+
+    victims: list[int] = []
+    for child in psutil.Process().children():
+        try:
+            line = " ".join(child.cmdline())
+            if "forkserver" in line:
+                victims.extend(p.pid for p in child.children())  # its workers
+            elif "resource_tracker" not in line:
+                victims.append(child.pid)
+        except psutil.Error:
+            pass
+    return victims
+
+
+def storm_child(backend: str, calls: int, kills: int, out_path: str) -> None:
+    """One storm, in this process: counts go to ``out_path`` as they change."""
+    counts = {"ok": 0, "failed": 0, "killed": 0, "over": 0}
+
+    def save() -> None:
+        with open(out_path + ".tmp", "w") as f:
+            json.dump(counts, f)
+        os.replace(out_path + ".tmp", out_path)
+
+    def killer() -> None:
+        rng = random.Random(10)
+        while counts["killed"] < kills and not counts["over"]:
+            victims = storm_victims()
+            if victims:
+                try:
+                    os.kill(rng.choice(victims), signal.SIGKILL)
+                    counts["killed"] += 1
+                except ProcessLookupError:
+                    pass
+            time.sleep(rng.uniform(0.002, 0.03))
+
+    def one(i: int) -> Any:
+        try:
+            assert (yield coop.to_process(storm_work, i)) == i
+            counts["ok"] += 1
+        except coop.WorkerCrashed:
+            counts["failed"] += 1
+
+    def main() -> Any:
+        thread = threading.Thread(target=killer, daemon=True)
+        coop.kernel.ignore_thread(thread)
+        thread.start()
+        for start in range(0, calls, 100):
+            yield coop.gather(*[one(i) for i in range(start, min(calls, start + 100))])
+            save()
+            yield coop.sleep(0.01)  # idle workers too: one of them holds the task lock
+        counts["over"] = 1
+        thread.join()
+
+    forkserver = multiprocessing.get_context("forkserver")
+    pool: Any = 2
+    if backend == "pool":
+        pool = forkserver.Pool(2)
+    elif backend == "ppe":
+        pool = concurrent.futures.ProcessPoolExecutor(2, mp_context=forkserver)
+    save()
+    coop.run(main(), processes=pool)
+    save()
+    if backend == "pool":
+        pool.terminate()
+    elif backend == "ppe":
+        pool.shutdown()
+    counts["over"] = 2  # the pool stopped too
+    save()
+
+
+def storm(backend: str, calls: int, kills: int, limit: float) -> dict[str, float | None]:
+    """Run one storm in a process group of its own; what became of the calls."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "counts.json")
+        proc = subprocess.Popen([sys.executable, __file__, "--storm-child", backend,
+                                 str(calls), str(kills), out], start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            proc.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            pass
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # a wedged pool's processes too
+            except ProcessLookupError:
+                pass
+            proc.communicate()
+        with open(out) as f:
+            counts = json.load(f)
+    ended = counts["ok"] + counts["failed"]
+    return {"coop": counts["failed"], "workers killed": counts["killed"],
+            "never ended": calls - ended, "succeeded": counts["ok"],
+            "pool stopped": float(counts["over"] == 2)}
+
+
+def storm_figures(quick: bool) -> list[dict[str, Any]]:
+    calls, kills = (600, 20) if quick else (3000, 100)
+    figures = []
+    for backend, label in STORM_BACKENDS.items():
+        print(f"kill storm on {label}: {calls} calls, {kills} SIGKILLs")
+        results = storm(backend, calls, kills, limit=120.0)
+        print("  " + ", ".join(f"{k} {v:g}" for k, v in results.items()))
+        figures.append(figure(f"kill storm, {label}: {calls:,} calls, {kills} SIGKILLs",
+                              "calls failed", results,
+                              goal="coop <= 1x workers killed"))
     return figures
 
 

@@ -341,45 +341,67 @@ def _dump_error(exc: BaseException, note: str | None) -> bytes:
     return pickle.dumps((ERR, data, tb, described), _PROTOCOL)
 
 
-# Tracked calls (multiprocessing.Pool): the worker tells a watcher in the parent which call
-# it starts and ends, over a socket it keeps open. When the worker dies the socket closes, and
-# the watcher knows the call that was running, which multiprocessing.Pool itself never reports.
+# Pulled calls (multiprocessing.Pool). The pool is handed only an anonymous task, "run
+# coop's next call": the worker connects to a watcher thread in the parent (over a socket it
+# keeps open), asks for a call, runs it and sends the outcome back on the same socket. So the
+# watcher knows exactly which worker holds which call: when a worker dies its socket closes
+# and the call it held fails. A pool task lost in the pool's own plumbing (a worker killed
+# while taking it) carries no call, so nothing is lost with it, and a call still waiting in
+# the parent can be withdrawn, which a task in multiprocessing.Pool's queue cannot.
 
-_MSG = struct.Struct("!cQI")  # b"S"tart / b"E"nd, call id, pid
+#: worker -> watcher: b"P"ull (its pid, length 0) or b"R"esult (call id, length, bytes);
+#: watcher -> worker: b"C"all (call id, length, payload) or b"N"othing to run.
+_FRAME = struct.Struct("!cQQ")
 _links: dict[Any, socket.socket | None] = {}
 
 
-def invoke_tracked(address: Any, token: bytes, call_id: int, payload: bytes) -> bytes:
-    """:func:`invoke`, reporting the start and end of the call to the parent's watcher."""
+class LinkLost(Exception):
+    """The worker lost its link to coop's watcher: the call it asked for never came."""
+
+
+def invoke_pulled(address: Any, token: bytes) -> None:
+    """A multiprocessing.Pool task: run the next call coop's watcher has for this pool."""
     link = _link(address, token)
-    pid = os.getpid()
-    if link is not None:
-        _report(address, link, b"S", call_id, pid)
+    if link is None:
+        raise LinkLost("the worker process could not reach coop's watcher")
     try:
-        return invoke(payload)
-    finally:
-        if link is not None:
-            _report(address, link, b"E", call_id, pid)
+        link.sendall(_FRAME.pack(b"P", os.getpid(), 0))
+        kind, call_id, size = _FRAME.unpack(_recv_exact(link, _FRAME.size))
+        if kind != b"C":
+            return  # the call this task was sent for was withdrawn, or another task ran it
+        payload = _recv_exact(link, size)
+    except OSError as exc:
+        _links[(address, os.getpid())] = None
+        raise LinkLost(f"the worker process lost coop's watcher: {exc}") from None
+    data = invoke(payload)
+    try:
+        link.sendall(_FRAME.pack(b"R", call_id, len(data)) + data)
+    except OSError:
+        _links[(address, os.getpid())] = None  # the watcher has gone: nobody waits for it
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    parts = []
+    while size:
+        part = sock.recv(min(size, 1 << 20))
+        if not part:
+            raise ConnectionResetError("coop's watcher closed the link")
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
 
 
 def _link(address: Any, token: bytes) -> socket.socket | None:
     key = (address, os.getpid())  # a forked worker must not reuse its parent's socket
-    if key in _links:
-        return _links[key]
+    sock = _links.get(key)
+    if sock is not None:
+        return sock
     family, where = address
-    sock: socket.socket | None
     try:
         sock = socket.socket(socket.AF_UNIX if family == "unix" else socket.AF_INET)
         sock.connect(where)
         sock.sendall(token)
     except OSError:
-        sock = None  # no watcher to talk to (it has gone): run untracked
+        return None
     _links[key] = sock
     return sock
-
-
-def _report(address: Any, link: socket.socket, kind: bytes, call_id: int, pid: int) -> None:
-    try:
-        link.sendall(_MSG.pack(kind, call_id, pid))
-    except OSError:
-        _links[(address, pid)] = None
