@@ -17,8 +17,18 @@ Figures, all in one process, every peer measured interleaved, the median of the 
 * pmap speedup: CPU-bound work (64 items of ~25 ms) on every core, as a speedup over running
   it in turn in one process: coop.pmap on its own pool against multiprocessing.Pool.map, both
   with Pool.map's default chunking, both pools started and warm, repeats interleaved.
+* pmap of 1,000,000 items: a trivial function over 1,000,000 ints at chunksize 10 and 100, so
+  the figure is the cost of moving chunks: coop.pmap handed the same forkserver
+  ``multiprocessing.Pool`` as ``Pool.map`` ("coop"), and on its own process pool, repeats
+  interleaved inside one coop run (both pools warm). ``--only pmap-large`` runs just these.
 * idle CPU: the CPU time the waiting side burns (``time.thread_time`` of the thread that waits)
   while a thread sleeps 1 s, as a percentage of one core.
+* kill storm: 3,000 ``to_process`` calls of 2 ms (in rounds of 100, with 10 ms idle gaps)
+  while a thread SIGKILLs 100 random worker processes (busy, idle or starting), on coop's own
+  pool, a caller's forkserver ``multiprocessing.Pool`` and a ProcessPoolExecutor, each in a
+  process of its own with a time limit: how many calls failed (``coop.WorkerCrashed``; the goal
+  is no more than workers were killed) and how many never ended. ``--only storm`` runs just
+  these.
 """
 
 from __future__ import annotations
@@ -26,11 +36,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import json
 import multiprocessing
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 from typing import Any
 
-from common import ensure_repo_on_path, figure, interleaved, median, timer, write_results
+from common import (
+    collect,
+    ensure_repo_on_path,
+    figure,
+    interleaved,
+    median,
+    timer,
+    write_results,
+)
 
 ensure_repo_on_path()
 
@@ -172,6 +198,39 @@ def pool_map_time(pool: Any, items: list[int]) -> float:
     return timer() - started
 
 
+def pmap_large_times(count: int, chunksize: int, workers: int, pool: Any,
+                     repeats: int) -> dict[str, float | None]:
+    """Median seconds for ``count`` trivial items at ``chunksize``, interleaved in one run."""
+    items = list(range(count))
+    samples: dict[str, list[float]] = {"coop": [], "coop, own pool": [],
+                                       "multiprocessing.Pool.map": []}
+
+    def main() -> Any:
+        yield coop.pmap(time.sleep, [0.2] * workers, chunksize=1)
+        yield coop.pmap(time.sleep, [0.2] * workers, chunksize=1, backend=pool)
+        for repeat in range(repeats):
+            order = list(samples)
+            order = order[repeat % 3:] + order[:repeat % 3]  # each goes first in turn
+            for name in order:
+                collect()
+                started = timer()
+                if name == "multiprocessing.Pool.map":
+                    out = pool.map(noop, items, chunksize=chunksize)
+                elif name == "coop":
+                    out = yield coop.pmap(noop, items, chunksize=chunksize, backend=pool)
+                else:
+                    out = yield coop.pmap(noop, items, chunksize=chunksize)
+                samples[name].append(timer() - started)
+                assert len(out) == count
+                del out
+
+    coop.run(main(), processes=workers)
+    for name, values in samples.items():
+        print(f"  {name:<28} {median(values):.6g}  (min {min(values):.4g}, "
+              f"max {max(values):.4g})", flush=True)
+    return {name: median(values) for name, values in samples.items()}
+
+
 # ------------------------------------------------------------------ idle CPU
 
 
@@ -210,8 +269,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes; write nothing")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--storm-child", nargs=4, metavar=("BACKEND", "CALLS", "KILLS", "OUT"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["pmap-large", "storm"],
+                        help="run one group of figures (printed, and merged into the results "
+                             "file unless --no-write)")
     args = parser.parse_args(argv)
+    if args.storm_child:
+        backend, calls, kills, out = args.storm_child
+        storm_child(backend, int(calls), int(kills), out)
+        return 0
     quick = args.quick
+    if args.only == "storm":
+        return finish(storm_figures(quick), quick or args.no_write, merge=True)
     repeats = 3 if quick else 7
     workers = min(2, cpu_count()) if quick else cpu_count()
     figures = []
@@ -221,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         2, mp_context=multiprocessing.get_context("forkserver"))
     pool = multiprocessing.get_context("forkserver").Pool(workers)
     try:
+        if args.only == "pmap-large":
+            figures.extend(pmap_large_figures(quick, workers, pool, repeats))
+            return finish(figures, quick or args.no_write, merge=True)
         calls = 300 if quick else 2000
         print(f"to_thread latency, {calls} calls one after the other (us per call)")
         figures.append(figure("to_thread latency", "us per call", interleaved({
@@ -274,20 +347,176 @@ def main(argv: list[str] | None = None) -> int:
             "bare executor": lambda: idle_bare(seconds, threads),
             "asyncio run_in_executor": lambda: idle_asyncio(seconds, threads),
         }, 3), goal="coop < 0.5"))
+
+        figures.extend(pmap_large_figures(quick, workers, pool, repeats))
+        figures.extend(storm_figures(quick))
     finally:
         threads.shutdown()
         processes.shutdown()
         pool.terminate()
         pool.join()
 
+    return finish(figures, quick or args.no_write, merge=False)
+
+
+def pmap_large_figures(quick: bool, workers: int, pool: Any,
+                       repeats: int) -> list[dict[str, Any]]:
+    count = 100_000 if quick else 1_000_000
+    figures = []
+    for chunksize in (10, 100):
+        print(f"pmap of {count:,} trivial items at chunksize {chunksize} on {workers} "
+              f"processes (seconds)")
+        figures.append(figure(
+            f"pmap of {count:,} items, chunksize {chunksize}", "seconds",
+            pmap_large_times(count, chunksize, workers, pool, min(repeats, 5)),
+            goal="coop <= 1.2x multiprocessing.Pool.map"))
+    return figures
+
+
+# ------------------------------------------------------------------ kill storm
+
+STORM_BACKENDS = {
+    "coop": "coop's process pool",
+    "pool": "a multiprocessing.Pool",
+    "ppe": "a ProcessPoolExecutor",
+}
+
+
+def storm_work(x: int) -> int:
+    time.sleep(0.002)
+    return x
+
+
+def storm_victims() -> list[int]:
+    """This process's worker processes: not the fork server, not the resource tracker."""
+    import psutil  # type: ignore[import-untyped]
+
+    victims: list[int] = []
+    for child in psutil.Process().children():
+        try:
+            line = " ".join(child.cmdline())
+            if "forkserver" in line:
+                victims.extend(p.pid for p in child.children())  # its workers
+            elif "resource_tracker" not in line:
+                victims.append(child.pid)
+        except psutil.Error:
+            pass
+    return victims
+
+
+def storm_child(backend: str, calls: int, kills: int, out_path: str) -> None:
+    """One storm, in this process: counts go to ``out_path`` as they change."""
+    counts = {"ok": 0, "failed": 0, "killed": 0, "over": 0}
+
+    def save() -> None:
+        with open(out_path + ".tmp", "w") as f:
+            json.dump(counts, f)
+        os.replace(out_path + ".tmp", out_path)
+
+    def killer() -> None:
+        rng = random.Random(10)
+        while counts["killed"] < kills and not counts["over"]:
+            victims = storm_victims()
+            if victims:
+                try:
+                    os.kill(rng.choice(victims), signal.SIGKILL)
+                    counts["killed"] += 1
+                except ProcessLookupError:
+                    pass
+            time.sleep(rng.uniform(0.002, 0.03))
+
+    def one(i: int) -> Any:
+        try:
+            assert (yield coop.to_process(storm_work, i)) == i
+            counts["ok"] += 1
+        except coop.WorkerCrashed:
+            counts["failed"] += 1
+
+    def main() -> Any:
+        thread = threading.Thread(target=killer, daemon=True)
+        coop.kernel.ignore_thread(thread)
+        thread.start()
+        for start in range(0, calls, 100):
+            yield coop.gather(*[one(i) for i in range(start, min(calls, start + 100))])
+            save()
+            yield coop.sleep(0.01)  # idle workers too: one of them holds the task lock
+        counts["over"] = 1
+        thread.join()
+
+    forkserver = multiprocessing.get_context("forkserver")
+    pool: Any = 2
+    if backend == "pool":
+        pool = forkserver.Pool(2)
+    elif backend == "ppe":
+        pool = concurrent.futures.ProcessPoolExecutor(2, mp_context=forkserver)
+    save()
+    coop.run(main(), processes=pool)
+    save()
+    if backend == "pool":
+        pool.terminate()
+    elif backend == "ppe":
+        pool.shutdown()
+    counts["over"] = 2  # the pool stopped too
+    save()
+
+
+def storm(backend: str, calls: int, kills: int, limit: float) -> dict[str, float | None]:
+    """Run one storm in a process group of its own; what became of the calls."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "counts.json")
+        proc = subprocess.Popen([sys.executable, __file__, "--storm-child", backend,
+                                 str(calls), str(kills), out], start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            proc.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            pass
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # a wedged pool's processes too
+            except ProcessLookupError:
+                pass
+            proc.communicate()
+        with open(out) as f:
+            counts = json.load(f)
+    ended = counts["ok"] + counts["failed"]
+    return {"coop": counts["failed"], "workers killed": counts["killed"],
+            "never ended": calls - ended, "succeeded": counts["ok"],
+            "pool stopped": float(counts["over"] == 2)}
+
+
+def storm_figures(quick: bool) -> list[dict[str, Any]]:
+    calls, kills = (600, 20) if quick else (3000, 100)
+    figures = []
+    for backend, label in STORM_BACKENDS.items():
+        print(f"kill storm on {label}: {calls} calls, {kills} SIGKILLs")
+        results = storm(backend, calls, kills, limit=120.0)
+        print("  " + ", ".join(f"{k} {v:g}" for k, v in results.items()))
+        figures.append(figure(f"kill storm, {label}: {calls:,} calls, {kills} SIGKILLs",
+                              "calls failed", results,
+                              goal="coop <= 1x workers killed"))
+    return figures
+
+
+def finish(figures: list[dict[str, Any]], print_only: bool, merge: bool) -> int:
     print()
     print(f"{'figure':<40} {'unit':<22} results")
     for fig in figures:
         shown = ", ".join(f"{k} {'n/a' if v is None else f'{v:.4g}'}"
                           for k, v in fig["results"].items())
         print(f"{fig['name']:<40} {fig['unit']:<22} {shown}")
-    if not (quick or args.no_write):
-        print(f"written to {write_results('offload', figures)}")
+    if print_only:
+        return 0
+    if merge:  # keep the other figures of the last full run, replace these
+        import json
+
+        from common import RESULTS_DIR
+
+        path = RESULTS_DIR / "offload.json"
+        old = json.loads(path.read_text())["figures"] if path.exists() else []
+        names = {fig["name"] for fig in figures}
+        figures = [fig for fig in old if fig["name"] not in names] + figures
+    print(f"written to {write_results('offload', figures)}")
     return 0
 
 

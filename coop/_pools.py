@@ -18,6 +18,7 @@ hands them to the scheduler with ``call_soon_threadsafe``.
 from __future__ import annotations
 
 import itertools
+import os
 import queue
 import signal
 import sys
@@ -31,6 +32,16 @@ from typing import Any
 from ._wire import CRASH, ERROR, VALUE, WIRE, invoke
 
 Done = Callable[[int, Any], None]
+
+#: Workers in a row killed while starting before each further such death fails a call.
+_BOOT_DEATHS = 3
+
+
+def _kill_orphan(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def default_start_method() -> str:
@@ -166,13 +177,20 @@ def _worker_main(conn: connection.Connection) -> None:
 
 
 class _Worker:
-    __slots__ = ("conn", "job", "process", "ready")
+    __slots__ = ("conn", "doomed", "job", "orphan", "process", "ready")
 
     def __init__(self, process: Any, conn: connection.Connection) -> None:
         self.process = process
         self.conn = conn
         self.job: _ProcJob | None = None
         self.ready = False
+        # Terminated to stop its call: it must take no other call, even if its last result
+        # got out before the signal landed.
+        self.doomed = False
+        # Its fork server died: the sentinel (a pipe from that server) no longer tells
+        # whether the worker lives, and the worker is no longer this process's grandchild
+        # to wait for. Its own pipe still tells: it reads end-of-file when the worker dies.
+        self.orphan = False
 
 
 class _ProcJob:
@@ -199,6 +217,9 @@ class ProcessPool:
         self._idle: list[_Worker] = []
         self._queue: deque[_ProcJob] = deque()
         self._booting = 0
+        # Workers in a row that died while starting: a worker that cannot start at all
+        # (a broken environment) must not be restarted forever with calls waiting on it.
+        self._boot_deaths = 0
         self._closed = False
         self._wake_r, self._wake_w = connection.Pipe(duplex=False)
         self._thread: threading.Thread | None = None
@@ -242,12 +263,17 @@ class ProcessPool:
                 except ValueError:
                     pass
                 return
-        # A process, unlike a thread, can be stopped from outside without harm to this one.
-        # The manager then sees it die, finds its job settled, and reports nothing.
-        try:
-            worker.process.terminate()
-        except (OSError, AttributeError, ValueError):
-            pass
+            if worker.job is not job:
+                return  # its result is in, and the worker may hold another task's call now
+            # A process, unlike a thread, can be stopped from outside without harm to this
+            # one. Under the lock, so the manager cannot hand the worker another call between
+            # the check above and the signal; the manager then sees it die, finds its job
+            # settled, and reports nothing.
+            worker.doomed = True
+            try:
+                worker.process.terminate()
+            except (OSError, AttributeError, ValueError):
+                pass
 
     def shutdown(self, timeout: float = 2.0) -> None:
         """Stop every worker: idle ones are told to exit, busy ones are terminated."""
@@ -309,6 +335,9 @@ class ProcessPool:
                         continue  # already handled through its other waitable
                     if obj is worker.conn:
                         self._receive(worker, by_conn, by_sentinel)
+                    elif self._server_died(worker):
+                        by_sentinel.pop(worker.process.sentinel, None)
+                        worker.orphan = True
                     else:
                         self._lost(worker, by_conn, by_sentinel)
         finally:
@@ -348,8 +377,9 @@ class ProcessPool:
             worker.ready = True
             with self._lock:
                 self._booting -= 1
+                self._boot_deaths = 0
         with self._lock:
-            if self._closed:
+            if self._closed or worker.doomed:
                 return
             job = None
             while self._queue:
@@ -365,32 +395,61 @@ class ProcessPool:
         if job is not None:
             self._send(worker, job.payload)
 
+    def _server_died(self, worker: _Worker) -> bool:
+        """Whether a forkserver worker's sentinel fired because its fork server died while
+        the worker itself lives on (a forkserver worker is not our child: no zombie of it
+        stays behind to make a dead one look alive)."""
+        if self.start_method != "forkserver" or worker.conn.poll():
+            return False  # it has spoken or closed its pipe: that path tells what happened
+        try:
+            os.kill(worker.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True
+        return True
+
     def _lost(self, worker: _Worker, by_conn: dict[Any, _Worker],
               by_sentinel: dict[int, _Worker]) -> None:
         """A worker died (or closed its pipe): fail the call it was running, if any."""
         by_conn.pop(worker.conn, None)
         by_sentinel.pop(worker.process.sentinel, None)
         process = worker.process
-        process.join(1.0)
-        if process.exitcode is None:
-            process.kill()
+        if worker.orphan:
+            _kill_orphan(process.pid)
+            how = "exit status unknown (its fork server had died)"
+        else:
             process.join(1.0)
+            if process.exitcode is None:
+                process.kill()
+                process.join(1.0)
+            how = describe_exit(process.exitcode)
         with self._lock:
             if worker in self._workers:
                 self._workers.remove(worker)
             if worker in self._idle:
                 self._idle.remove(worker)
             booting = not worker.ready
+            blamed: _ProcJob | None = None
             if booting:
                 self._booting -= 1
+                self._boot_deaths += 1
+                exited = process.exitcode is not None and process.exitcode >= 0
+                if not exited and self._boot_deaths >= _BOOT_DEATHS and self._queue:
+                    # Killed while starting, again and again (the OOM killer, a limit on
+                    # processes): each such death fails one waiting call, so calls end
+                    # and never more of them fail than workers died.
+                    blamed = self._queue.popleft()
         worker.conn.close()
-        how = describe_exit(process.exitcode)
-        if booting:
-            # A worker that cannot even start (a broken environment, a bad __main__) would
-            # be restarted forever: fail what waits for it instead.
-            self._fail_queue(CRASH, f"a worker process (pid {process.pid}) died while "
-                                    f"starting: {how} (if the main script starts work when "
+        where = f"a worker process (pid {process.pid}) died while starting: {how}"
+        if booting and process.exitcode is not None and process.exitcode >= 0:
+            # It ended on its own before taking any call: a broken environment or a bad
+            # __main__, which every replacement would meet again.
+            self._fail_queue(CRASH, f"{where} (if the main script starts work when "
                                     f"imported, guard it with `if __name__ == '__main__':`)")
+        elif blamed is not None:
+            self._settle(blamed, CRASH, f"{where} ({self._boot_deaths} workers in a row died "
+                                        f"before they could take a call)")
         job, worker.job = worker.job, None
         self._settle(job, CRASH, f"its worker process (pid {process.pid}) died: {how}")
 
@@ -415,16 +474,26 @@ class ProcessPool:
         for worker in workers:
             if worker.job is None and worker.ready:
                 self._send(worker, b"")  # exit when you read this
+            elif worker.orphan:
+                try:  # Popen.terminate() would take the dead fork server's word that it ended
+                    os.kill(worker.process.pid, signal.SIGTERM)
+                except OSError:
+                    pass
             else:
                 try:
                     worker.process.terminate()
                 except (OSError, AttributeError, ValueError):
                     pass
         for worker in workers:
-            worker.process.join(1.0)
-            if worker.process.exitcode is None:
-                worker.process.kill()
+            if worker.orphan:
+                # Its pipe reads end-of-file once it has exited; nothing else can tell.
+                if not connection.wait([worker.conn], 1.0):
+                    _kill_orphan(worker.process.pid)
+            else:
                 worker.process.join(1.0)
+                if worker.process.exitcode is None:
+                    worker.process.kill()
+                    worker.process.join(1.0)
             worker.conn.close()
             job, worker.job = worker.job, None
             self._settle(job, ERROR, RuntimeError("the process pool was shut down"))

@@ -29,8 +29,8 @@ ERR = 1
 
 # What a pool's completion callback ``done(kind, value)`` is told: the value itself, an
 # exception raised in this process, a pickled outcome from a worker process, or that the
-# worker died (a sentence saying how).
-VALUE, ERROR, WIRE, CRASH = 0, 1, 2, 3
+# worker died (a sentence saying how), or an outcome tuple a backend's own serializer carried.
+VALUE, ERROR, WIRE, CRASH, OUTCOME = 0, 1, 2, 3, 4
 
 # A call's payload says how to run it: call ``fn(*args, **kw)``, or map ``fn`` over items.
 _CALL = 0
@@ -208,6 +208,36 @@ def attach_remote(exc: BaseException, tb: str | None) -> BaseException:
     return exc
 
 
+def rebuild_exception(cls: type[BaseException], args: tuple[Any, ...],
+                      state: dict[str, Any] | None) -> BaseException:
+    """An instance of ``cls`` with ``args`` and ``state``, made without calling its __init__.
+
+    An exception whose ``__init__`` takes other arguments than it passes to
+    ``Exception.__init__`` (``QuotaError(user, limit)`` with one message) pickles but cannot
+    be unpickled, because unpickling calls ``cls(*exc.args)``. The worker sends such an
+    exception as its class, args and ``__dict__`` instead, so the task still gets a real
+    ``QuotaError`` with its message and attributes.
+    """
+    exc = cls.__new__(cls, *args)
+    exc.args = args
+    if state:
+        exc.__dict__.update(state)
+    return exc
+
+
+def outcome_error(what: str, outcome: tuple[Any, ...]) -> BaseException:
+    """The exception an ERR outcome stands for, with the worker's traceback as its cause."""
+    _, exc, tb = outcome[:3]
+    if isinstance(exc, bytes):  # sent pickled apart, so that the outcome itself always loads
+        try:
+            exc = pickle.loads(exc)
+        except Exception as why:
+            described = outcome[3] if len(outcome) > 3 else "an exception"
+            exc = RuntimeError(f"{what} raised {described} (the exception cannot be rebuilt "
+                               f"in this process: {type(why).__name__}: {why})")
+    return attach_remote(exc, tb)
+
+
 # ------------------------------------------------------------------ the worker's side
 
 
@@ -225,19 +255,34 @@ def invoke(payload: bytes) -> bytes:
 
 
 def invoke_direct(fn: Callable[..., Any], args: tuple[Any, ...],
-                  kwargs: dict[str, Any]) -> bytes:
-    """:func:`invoke` for backends that pickle the call themselves (Dask, Ray)."""
-    return run_call(_CALL, fn, args, kwargs)
+                  kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """The call for backends that pickle it themselves (loky, Dask, Ray).
+
+    Returns the outcome tuple, not bytes: the backend's own serializer (cloudpickle) carries
+    it home, so whatever the backend alone could return (an instance of a class defined in
+    ``__main__``, a lambda) coop returns too.
+    """
+    return run_direct(_CALL, fn, args, kwargs)
 
 
-def map_direct(fn: Callable[..., Any], items: list[Any]) -> bytes:
-    """A chunk of a map, for backends that pickle the call themselves (Dask, Ray)."""
-    return run_call(_MAP, fn, items, None)
+def map_direct(fn: Callable[..., Any], items: list[Any]) -> tuple[Any, ...]:
+    """A chunk of a map, for backends that pickle the call themselves (loky, Dask, Ray)."""
+    return run_direct(_MAP, fn, items, None)
 
 
 def map_local(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
     """A chunk of a map run in a thread of this process."""
     return [fn(x) for x in items]
+
+
+def run_direct(mode: int, fn: Any, args: Any, kwargs: Any) -> tuple[Any, ...]:
+    try:
+        value = [fn(x) for x in args] if mode == _MAP else fn(*args, **kwargs)
+    except BaseException as exc:
+        tb = _format(exc, None)
+        exc.__traceback__ = None
+        return (ERR, _portable(exc), tb)
+    return (OK, value)
 
 
 def run_call(mode: int, fn: Any, args: Any, kwargs: Any) -> bytes:
@@ -253,59 +298,110 @@ def run_call(mode: int, fn: Any, args: Any, kwargs: Any) -> bytes:
         return _dump_error(error, None)
 
 
-def _dump_error(exc: BaseException, note: str | None) -> bytes:
+def _format(exc: BaseException, note: str | None) -> str:
     tb = "".join(traceback.format_exception(exc))
     tb = '\n"""\n' + tb + '"""'
-    if note:
-        tb = f"{note}\n{tb}"
-    exc.__traceback__ = None  # the frames are in the text; they are not picklable anyway
+    return f"{note}\n{tb}" if note else tb
+
+
+class _Rebuilt:
+    """Pickles as :func:`rebuild_exception` of the exception it wraps."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        exc = self.exc
+        return rebuild_exception, (type(exc), exc.args, dict(getattr(exc, "__dict__", {})))
+
+
+def _portable(exc: BaseException) -> Any:
+    """``exc``, or a stand-in that unpickles as it, when ``exc`` pickles but cannot be
+    unpickled (see :func:`rebuild_exception`)."""
     try:
-        return pickle.dumps((ERR, exc, tb), _PROTOCOL)
+        pickle.loads(pickle.dumps(exc, _PROTOCOL))
+    except Exception:
+        return _Rebuilt(exc)
+    return exc
+
+
+def _dump_error(exc: BaseException, note: str | None) -> bytes:
+    tb = _format(exc, note)
+    exc.__traceback__ = None  # the frames are in the text; they are not picklable anyway
+    described = f"{type(exc).__qualname__}: {exc}"
+    try:
+        data = pickle.dumps(_portable(exc), _PROTOCOL)
+        pickle.loads(data)
     except Exception as why:
         substitute = RuntimeError(
             f"{type(exc).__name__}: {exc} (the exception itself cannot be pickled: {why})")
-        return pickle.dumps((ERR, substitute, tb), _PROTOCOL)
+        data = pickle.dumps(substitute, _PROTOCOL)
+    # Pickled apart from the outcome: if its class cannot be found in the parent (a class
+    # only the worker has), the parent still learns what was raised, and where.
+    return pickle.dumps((ERR, data, tb, described), _PROTOCOL)
 
 
-# Tracked calls (multiprocessing.Pool): the worker tells a watcher in the parent which call
-# it starts and ends, over a socket it keeps open. When the worker dies the socket closes, and
-# the watcher knows the call that was running, which multiprocessing.Pool itself never reports.
+# Pulled calls (multiprocessing.Pool). The pool is handed only an anonymous task, "run
+# coop's next call": the worker connects to a watcher thread in the parent (over a socket it
+# keeps open), asks for a call, runs it and sends the outcome back on the same socket. So the
+# watcher knows exactly which worker holds which call: when a worker dies its socket closes
+# and the call it held fails. A pool task lost in the pool's own plumbing (a worker killed
+# while taking it) carries no call, so nothing is lost with it, and a call still waiting in
+# the parent can be withdrawn, which a task in multiprocessing.Pool's queue cannot.
 
-_MSG = struct.Struct("!cQI")  # b"S"tart / b"E"nd, call id, pid
+#: worker -> watcher: b"P"ull (its pid, length 0) or b"R"esult (call id, length, bytes);
+#: watcher -> worker: b"C"all (call id, length, payload) or b"N"othing to run.
+_FRAME = struct.Struct("!cQQ")
 _links: dict[Any, socket.socket | None] = {}
 
 
-def invoke_tracked(address: Any, token: bytes, call_id: int, payload: bytes) -> bytes:
-    """:func:`invoke`, reporting the start and end of the call to the parent's watcher."""
+class LinkLost(Exception):
+    """The worker lost its link to coop's watcher: the call it asked for never came."""
+
+
+def invoke_pulled(address: Any, token: bytes) -> None:
+    """A multiprocessing.Pool task: run the next call coop's watcher has for this pool."""
     link = _link(address, token)
-    pid = os.getpid()
-    if link is not None:
-        _report(address, link, b"S", call_id, pid)
+    if link is None:
+        raise LinkLost("the worker process could not reach coop's watcher")
     try:
-        return invoke(payload)
-    finally:
-        if link is not None:
-            _report(address, link, b"E", call_id, pid)
+        link.sendall(_FRAME.pack(b"P", os.getpid(), 0))
+        kind, call_id, size = _FRAME.unpack(_recv_exact(link, _FRAME.size))
+        if kind != b"C":
+            return  # the call this task was sent for was withdrawn, or another task ran it
+        payload = _recv_exact(link, size)
+    except OSError as exc:
+        _links[(address, os.getpid())] = None
+        raise LinkLost(f"the worker process lost coop's watcher: {exc}") from None
+    data = invoke(payload)
+    try:
+        link.sendall(_FRAME.pack(b"R", call_id, len(data)) + data)
+    except OSError:
+        _links[(address, os.getpid())] = None  # the watcher has gone: nobody waits for it
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    parts = []
+    while size:
+        part = sock.recv(min(size, 1 << 20))
+        if not part:
+            raise ConnectionResetError("coop's watcher closed the link")
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
 
 
 def _link(address: Any, token: bytes) -> socket.socket | None:
     key = (address, os.getpid())  # a forked worker must not reuse its parent's socket
-    if key in _links:
-        return _links[key]
+    sock = _links.get(key)
+    if sock is not None:
+        return sock
     family, where = address
-    sock: socket.socket | None
     try:
         sock = socket.socket(socket.AF_UNIX if family == "unix" else socket.AF_INET)
         sock.connect(where)
         sock.sendall(token)
     except OSError:
-        sock = None  # no watcher to talk to (it has gone): run untracked
+        return None
     _links[key] = sock
     return sock
-
-
-def _report(address: Any, link: socket.socket, kind: bytes, call_id: int, pid: int) -> None:
-    try:
-        link.sendall(_MSG.pack(kind, call_id, pid))
-    except OSError:
-        _links[(address, pid)] = None

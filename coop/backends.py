@@ -11,7 +11,7 @@ coop's own processes (``"processes"``)      processes  a crash fails only the ca
 ``concurrent.futures.ThreadPoolExecutor``   threads
 ``concurrent.futures.ProcessPoolExecutor``  processes  broken by a crash: coop replaces it
 ``loky`` executors                          processes  cloudpickle: lambdas work there
-``multiprocessing.Pool``                    processes  crashes detected by coop (see below)
+``multiprocessing.Pool``                    processes  calls pulled from coop (see below)
 ``multiprocessing.pool.ThreadPool``         threads
 ``distributed.Client`` (Dask)               processes  ``pure=False``; cloudpickle
 ``ray.util.multiprocessing.Pool``           processes  cloudpickle
@@ -23,10 +23,11 @@ module and name of its class, so their modules are only touched once the caller 
 one in (and so imported it already).
 
 A ``multiprocessing.Pool`` replaces a worker that dies but never reports the call it was
-running, whose result then never arrives (its own ``map`` hangs forever). coop sends such a
-pool a wrapper that tells a watcher thread in this process, over a local socket, when each call
-starts and ends; when a worker dies its socket closes, and the call it had started fails with
-:class:`coop.WorkerCrashed`.
+running (its own ``map`` hangs forever), and a worker SIGKILLed inside the pool's own plumbing
+can wedge it for good (see :class:`PoolWatch`). coop hands such a pool anonymous tasks that ask
+a watcher thread in this process, over a local socket, for their call and send its outcome back
+on it: the watcher knows which worker holds which call, fails the call of a worker that dies,
+and mends a pool that a dead worker has wedged.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import os
 import selectors
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -48,9 +50,10 @@ from typing import Any
 
 from ._pools import Done, ProcessPool, ThreadPool, describe_exit
 from ._wire import (
-    _MSG,
+    _FRAME,
     CRASH,
     ERROR,
+    OUTCOME,
     VALUE,
     WIRE,
     describe_callable,
@@ -58,7 +61,7 @@ from ._wire import (
     dumps_map,
     invoke,
     invoke_direct,
-    invoke_tracked,
+    invoke_pulled,
     map_direct,
     map_local,
 )
@@ -78,6 +81,9 @@ class Backend:
     owned = False
     #: How many calls the pool runs at once (to size pmap's chunks).
     size = 1
+    #: Whether :meth:`cancel` can withdraw a call the pool has queued. Where it cannot, coop
+    #: hands the pool one call beyond those it runs, not one per worker.
+    withdraws = True
 
     def __init__(self, label: str) -> None:
         #: The pool in words, for messages.
@@ -93,8 +99,13 @@ class Backend:
         """Start ``[fn(x) for x in items]``; ``first`` is ``items[0]``'s index, for messages."""
         raise NotImplementedError
 
-    def cancel(self, handle: Any) -> None:
-        """Withdraw a call whose result nobody wants any more, where the pool can."""
+    def cancel(self, handle: Any) -> bool:
+        """Withdraw a call whose result nobody wants any more, where the pool can.
+
+        Returns whether the pool will still report the call through its ``done`` (it could
+        not withdraw it): until then the call holds its place among those the pool runs.
+        """
+        return True
 
     def close(self) -> None:
         """The scheduler is done: stop the pool if coop started it, else let go of it."""
@@ -120,8 +131,9 @@ class CoopThreads(Backend):
                    done: Done) -> Any:
         return self.pool.submit(map_local, (fn, items), {}, done)
 
-    def cancel(self, handle: Any) -> None:
+    def cancel(self, handle: Any) -> bool:
         ThreadPool.cancel(handle)
+        return False
 
     def close(self) -> None:
         self.pool.shutdown()
@@ -144,8 +156,9 @@ class CoopProcesses(Backend):
                    done: Done) -> Any:
         return self.pool.submit(dumps_map(what, fn, items, first), done)
 
-    def cancel(self, handle: Any) -> None:
+    def cancel(self, handle: Any) -> bool:
         self.pool.cancel(handle)
+        return False  # withdrawn, or stopped by ending its worker: never reported
 
     def close(self) -> None:
         self.pool.shutdown()
@@ -177,7 +190,7 @@ class ExecutorBackend(Backend):
             return self._submit_local(done, fn, args, kwargs)
         if self.mode == "pickle":
             return self._submit(done, WIRE, invoke, dumps_call(what, fn, args, kwargs))
-        return self._submit(done, WIRE, invoke_direct, fn, args, kwargs)
+        return self._submit(done, OUTCOME, invoke_direct, fn, args, kwargs)
 
     def submit_map(self, what: str, fn: Callable[[Any], Any], items: list[Any], first: int,
                    done: Done) -> Any:
@@ -185,7 +198,7 @@ class ExecutorBackend(Backend):
             return self._submit_local(done, map_local, (fn, items), {})
         if self.mode == "pickle":
             return self._submit(done, WIRE, invoke, dumps_map(what, fn, items, first))
-        return self._submit(done, WIRE, map_direct, fn, items)
+        return self._submit(done, OUTCOME, map_direct, fn, items)
 
     def _submit_local(self, done: Done, fn: Callable[..., Any], args: tuple[Any, ...],
                       kwargs: dict[str, Any]) -> Any:
@@ -252,8 +265,8 @@ class ExecutorBackend(Backend):
             return  # loky's reusable executor is the process's, not coop's to stop
         old.shutdown(wait=wait, cancel_futures=True)
 
-    def cancel(self, handle: Any) -> None:
-        handle.cancel()
+    def cancel(self, handle: Any) -> bool:
+        return not handle.cancel()  # a future already running cannot be withdrawn
 
     def close(self) -> None:
         self._drop_replacement(wait=True)
@@ -273,56 +286,49 @@ def _run_and_report(done: Done, fn: Callable[..., Any], args: tuple[Any, ...],
 
 
 class MultiprocessingBackend(Backend):
-    """``multiprocessing.Pool`` (watched for crashes) or ``multiprocessing.pool.ThreadPool``."""
+    """``multiprocessing.Pool`` (calls pulled through a :class:`PoolWatch`) or
+    ``multiprocessing.pool.ThreadPool`` (calls handed to ``apply_async``)."""
+
+    withdraws = False
 
     def __init__(self, pool: Any, kind: str, label: str) -> None:
         super().__init__(label)
         self.pool = pool
         self.kind = kind
         self.size = int(getattr(pool, "_processes", 0) or os.cpu_count() or 1)
-        self._watch: CrashWatch | None = None
+        # A process pool is handed anonymous tasks that pull their call from coop's watcher,
+        # so a call not yet pulled can be withdrawn; a ThreadPool runs the call it was handed.
+        self.withdraws = kind == PROCESSES
+        self._watch: PoolWatch | None = None
 
     def submit(self, what: str, fn: Callable[..., Any], args: tuple[Any, ...],
                kwargs: dict[str, Any], done: Done) -> Any:
         if self.kind == THREADS:
             return self._apply(done, VALUE, fn, args, kwargs)
-        return self._apply_tracked(done, dumps_call(what, fn, args, kwargs))
+        return self._hand(done, dumps_call(what, fn, args, kwargs))
 
     def submit_map(self, what: str, fn: Callable[[Any], Any], items: list[Any], first: int,
                    done: Done) -> Any:
         if self.kind == THREADS:
             return self._apply(done, VALUE, map_local, (fn, items), {})
-        return self._apply_tracked(done, dumps_map(what, fn, items, first))
+        return self._hand(done, dumps_map(what, fn, items, first))
 
     def _apply(self, done: Done, kind: int, fn: Callable[..., Any], args: tuple[Any, ...],
                kwargs: dict[str, Any]) -> Any:
         self.pool.apply_async(fn, args, kwargs, callback=lambda value: done(kind, value),
                               error_callback=lambda exc: done(ERROR, exc))
-        return None  # multiprocessing pools cannot withdraw a call: a late result is dropped
+        return None  # a ThreadPool cannot withdraw a call: a late result is dropped
 
-    def _apply_tracked(self, done: Done, payload: bytes) -> Any:
+    def _hand(self, done: Done, payload: bytes) -> Any:
         watch = self._watch
         if watch is None:
-            watch = self._watch = CrashWatch(self.pool, self.label)
-        call_id = watch.track(done)
+            watch = self._watch = PoolWatch(self.pool, self.label)
+        return watch.hand(payload, done)
 
-        def finished(kind: int, value: Any) -> None:
-            waiting = watch.finish(call_id)
-            if waiting is not None:  # else the watcher has reported the call crashed
-                waiting(kind, value)
-
-        try:
-            self.pool.apply_async(invoke_tracked, (watch.address, watch.token, call_id, payload),
-                                  callback=lambda data: finished(WIRE, data),
-                                  error_callback=lambda exc: finished(ERROR, exc))
-        except BaseException:
-            watch.finish(call_id)
-            raise
-        return call_id
-
-    def cancel(self, handle: Any) -> None:
-        if handle is not None and self._watch is not None:
-            self._watch.finish(handle)
+    def cancel(self, handle: Any) -> bool:
+        if self._watch is None or handle is None:
+            return True  # a ThreadPool's call: reported when it ends
+        return not self._watch.withdraw(handle)
 
     def close(self) -> None:
         if self._watch is not None:
@@ -331,31 +337,63 @@ class MultiprocessingBackend(Backend):
 
 
 class _Peer:
-    """One worker process's connection to the watcher."""
+    """One worker process's link to the watcher."""
 
-    __slots__ = ("buffer", "pid", "process", "running", "trusted")
+    __slots__ = ("buffer", "holding", "pid", "process", "trusted")
 
     def __init__(self) -> None:
-        self.buffer = b""
+        self.buffer = bytearray()
         self.trusted = False
         self.pid = 0
         self.process: Any = None
-        self.running: dict[int, bool] = {}  # call id -> has ended (result on its way)
+        self.holding = 0  # the id of the call it pulled and has not answered, or 0
 
 
-class CrashWatch:
-    """Learns which worker of a ``multiprocessing.Pool`` runs which call, and fails the call
-    of a worker that dies. One thread, blocked in ``select`` until a worker speaks or dies."""
+def _unread(reader: Any) -> int | None:
+    """Bytes waiting in a pipe (a multiprocessing Connection), or None where unknown."""
+    try:
+        import fcntl
+        import termios
 
-    #: How long a result may take to arrive after its worker reported the call ended and died.
-    grace = 5.0
+        buf = bytearray(4)
+        fcntl.ioctl(reader.fileno(), termios.FIONREAD, buf)
+        return int.from_bytes(buf, sys.byteorder)
+    except (ImportError, OSError, ValueError, AttributeError):
+        return None
+
+
+class PoolWatch:
+    """Hands the calls for a ``multiprocessing.Pool`` to its workers, and knows which worker
+    holds which call.
+
+    Each call coop hands the pool waits here; the pool gets an anonymous task
+    (:func:`coop._wire.invoke_pulled`) that asks this watcher, over a socket, for the next
+    call and sends its outcome back on the same socket. One thread, blocked in ``select``
+    until a worker speaks or its socket closes (the worker died: the call it held fails).
+
+    A worker killed inside the pool's own plumbing can wedge the whole pool, which
+    multiprocessing never notices: its workers take tasks one at a time under a lock shared
+    by all of them (``_inqueue._rlock``; the idle worker holding it sits in ``read`` until a
+    task comes), and put results under another (``_outqueue._wlock``); a worker SIGKILLed
+    while holding one takes it to its grave, and every other worker blocks on it forever.
+    While calls wait here and no worker has asked for one for :attr:`stall` seconds, the
+    watcher looks: a lock held by nobody alive is released, and pool tasks lost with a dead
+    worker are handed again.
+    """
+
+    #: Seconds without any worker asking for a call, while calls wait, before looking for
+    #: a wedged pool.
+    stall = 0.5
 
     def __init__(self, pool: Any, label: str) -> None:
         self._pool = pool
         self._label = label
         self._lock = threading.Lock()
-        self._calls: dict[int, Done] = {}
+        self._pending: dict[int, tuple[bytes, Done]] = {}  # not yet pulled, in order
+        self._held: dict[int, Done] = {}  # pulled by a worker, outcome not yet back
         self._ids = itertools.count(1)
+        self._progress = time.monotonic()  # when a worker last asked for or answered a call
+        self._asleep = False  # the watcher waits without a timeout: wake it for a new call
         self.token = os.urandom(16)
         self._dir: str | None = None
         if hasattr(socket, "AF_UNIX"):
@@ -374,38 +412,73 @@ class CrashWatch:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._closed = False
-        self._thread = threading.Thread(target=self._watch, daemon=True, name="coop-crash-watch")
+        self._thread = threading.Thread(target=self._watch, daemon=True, name="coop-pool-watch")
         self._thread.start()
 
-    def track(self, done: Done) -> int:
+    # ------------------------------------------------------------ the scheduler's side
+
+    def hand(self, payload: bytes, done: Done) -> int:
+        """Queue a call for the pool's workers and hand the pool a task to pull it."""
         call_id = next(self._ids)
         with self._lock:
-            self._calls[call_id] = done
+            if not self._pending:
+                self._progress = time.monotonic()
+            self._pending[call_id] = (payload, done)
+            wake = self._asleep
+        if wake:
+            self._wake()
+        try:
+            self._pull_task()
+        except BaseException:
+            with self._lock:
+                self._pending.pop(call_id, None)
+            raise
         return call_id
 
-    def finish(self, call_id: int) -> Done | None:
-        """Stop watching a call; returns its ``done`` unless it was already reported."""
+    def withdraw(self, call_id: int) -> bool:
+        """Drop a call no worker has pulled yet; False if one has (its outcome will come)."""
         with self._lock:
-            return self._calls.pop(call_id, None)
+            return self._pending.pop(call_id, None) is not None
 
     def close(self) -> None:
         self._closed = True
+        self._wake()
+        self._thread.join(2.0)
+
+    def _wake(self) -> None:
         try:
             self._wake_w.send(b"\0")
         except OSError:
             pass
-        self._thread.join(2.0)
+
+    def _pull_task(self) -> None:
+        self._pool.apply_async(invoke_pulled, (self.address, self.token),
+                               error_callback=self._pull_failed)
+
+    def _pull_failed(self, exc: BaseException) -> None:
+        # The task could not reach the watcher (no socket to be had): it took no call, and
+        # the call it was sent for must not wait for a pull that will never come.
+        with self._lock:
+            if not self._pending:
+                return
+            call_id = next(iter(self._pending))
+            _, done = self._pending.pop(call_id)
+        done(CRASH, f"a worker process of {self._label} could not ask coop for it "
+                    f"({type(exc).__name__}: {exc})")
+
+    # ------------------------------------------------------------ the watcher thread
 
     def _watch(self) -> None:
         selector = selectors.DefaultSelector()
         selector.register(self._listener, selectors.EVENT_READ, None)
         selector.register(self._wake_r, selectors.EVENT_READ, None)
-        deadlines: list[tuple[float, int, str]] = []
         try:
             while not self._closed:
-                timeout = None
-                if deadlines:
-                    timeout = max(0.0, min(d[0] for d in deadlines) - time.monotonic())
+                with self._lock:
+                    waiting = bool(self._pending)
+                    self._asleep = not waiting
+                    due = self._progress + self.stall
+                timeout = max(0.0, due - time.monotonic()) if waiting else None
                 for key, _ in selector.select(timeout):
                     if key.fileobj is self._listener:
                         self._accept(selector)
@@ -415,13 +488,14 @@ class CrashWatch:
                         except OSError:
                             pass
                     else:
-                        self._read(selector, key.fileobj, key.data, deadlines)  # type: ignore[arg-type]
-                now = time.monotonic()
-                for deadline in [d for d in deadlines if d[0] <= now]:
-                    deadlines.remove(deadline)
-                    done = self.finish(deadline[1])
-                    if done is not None:
-                        done(CRASH, deadline[2])
+                        self._read(selector, key.fileobj, key.data)  # type: ignore[arg-type]
+                with self._lock:
+                    stalled = bool(self._pending) and \
+                        time.monotonic() - self._progress >= self.stall
+                if stalled and not self._closed:
+                    self._unwedge()
+                    with self._lock:
+                        self._progress = time.monotonic()
         finally:
             for key in list(selector.get_map().values()):
                 if isinstance(key.fileobj, socket.socket):
@@ -439,59 +513,81 @@ class CrashWatch:
         sock.setblocking(False)
         selector.register(sock, selectors.EVENT_READ, _Peer())
 
-    def _read(self, selector: selectors.BaseSelector, sock: socket.socket, peer: _Peer,
-              deadlines: list[tuple[float, int, str]]) -> None:
+    def _read(self, selector: selectors.BaseSelector, sock: socket.socket, peer: _Peer) -> None:
         try:
-            data = sock.recv(65536)
+            data = sock.recv(1 << 20)
         except BlockingIOError:
             return
         except OSError:
             data = b""
         if not data:
-            selector.unregister(sock)
-            sock.close()
-            if peer.trusted:
-                self._died(peer, deadlines)
+            self._drop(selector, sock, peer)
             return
-        buffer = peer.buffer + data
+        buffer = peer.buffer
+        buffer += data
         if not peer.trusted:
             if len(buffer) < len(self.token):
-                peer.buffer = buffer
                 return
-            if not hmac.compare_digest(buffer[:len(self.token)], self.token):
+            if not hmac.compare_digest(bytes(buffer[:len(self.token)]), self.token):
                 selector.unregister(sock)
                 sock.close()
                 return
             peer.trusted = True
-            buffer = buffer[len(self.token):]
-        size = _MSG.size
-        end = len(buffer) - len(buffer) % size
-        for offset in range(0, end, size):
-            kind, call_id, pid = _MSG.unpack_from(buffer, offset)
-            if kind == b"S":
-                peer.running[call_id] = False
-                if peer.pid != pid:
-                    peer.pid = pid
-                    peer.process = self._find_process(pid)
-            else:
-                peer.running.pop(call_id, None)
-                # Until its result arrives the call is still the pool's to deliver.
-                peer.running[call_id] = True
+            del buffer[:len(self.token)]
+        size = _FRAME.size
+        while len(buffer) >= size:
+            kind, number, length = _FRAME.unpack_from(buffer)
+            if kind == b"P":
+                del buffer[:size]
+                if peer.pid != number:
+                    peer.pid = number
+                    peer.process = self._find_process(number)
+                if not self._give(sock, peer):
+                    self._drop(selector, sock, peer)
+                    return
+            elif kind == b"R":
+                if len(buffer) < size + length:
+                    return
+                outcome = bytes(buffer[size:size + length])
+                del buffer[:size + length]
+                peer.holding = 0
+                with self._lock:
+                    self._progress = time.monotonic()
+                    done = self._held.pop(number, None)
+                if done is not None:
+                    done(WIRE, outcome)
+            else:  # not coop's protocol: forget this peer
+                self._drop(selector, sock, peer)
+                return
+
+    def _give(self, sock: socket.socket, peer: _Peer) -> bool:
+        """Answer a worker's pull with the next call, or with nothing; False if it died."""
         with self._lock:
-            for call_id in [c for c in peer.running if c not in self._calls]:
-                del peer.running[call_id]
-        peer.buffer = buffer[end:]
+            self._progress = time.monotonic()
+            if self._pending:
+                call_id = next(iter(self._pending))
+                payload, done = self._pending.pop(call_id)
+                self._held[call_id] = done
+                peer.holding = call_id
+            else:
+                call_id, payload = 0, b""
+        frame = _FRAME.pack(b"C" if call_id else b"N", call_id, len(payload))
+        try:
+            # The worker is waiting for exactly this and reads it at once.
+            sock.setblocking(True)
+            sock.sendall(frame + payload)
+            sock.setblocking(False)
+        except OSError:
+            return False
+        return True
 
-    def _find_process(self, pid: int) -> Any:
-        # Kept so the exit code can still be read after the pool has forgotten the worker.
-        for process in list(getattr(self._pool, "_pool", None) or ()):
-            if getattr(process, "pid", None) == pid:
-                return process
-        return None
-
-    def _died(self, peer: _Peer, deadlines: list[tuple[float, int, str]]) -> None:
-        if not peer.running:
+    def _drop(self, selector: selectors.BaseSelector, sock: socket.socket, peer: _Peer) -> None:
+        """A worker's socket closed: it died (coop's workers never close theirs)."""
+        selector.unregister(sock)
+        sock.close()
+        if not peer.holding:
             return
+        call_id, peer.holding = peer.holding, 0
         exitcode = None
         process = peer.process
         if process is not None:
@@ -500,18 +596,71 @@ class CrashWatch:
                 exitcode = process.exitcode
             except (OSError, ValueError, AssertionError):
                 pass
-        how = f"its worker process (pid {peer.pid}) of {self._label} died: " \
-              f"{describe_exit(exitcode)}"
-        for call_id, ended in peer.running.items():
-            if ended:
-                deadlines.append((time.monotonic() + self.grace, call_id,
-                                  how + ", after the call returned but before its result "
-                                        "arrived"))
-                continue
-            done = self.finish(call_id)
-            if done is not None:
-                done(CRASH, how)
-        peer.running.clear()
+        with self._lock:
+            done = self._held.pop(call_id, None)
+        if done is not None:
+            done(CRASH, f"its worker process (pid {peer.pid}) of {self._label} died: "
+                        f"{describe_exit(exitcode)}")
+
+    def _find_process(self, pid: int) -> Any:
+        # multiprocessing.Pool has no public list of its workers; its ``_pool`` (a list of
+        # Process objects, the same since Python 2.6) is read only to tell how one died.
+        for process in list(getattr(self._pool, "_pool", None) or ()):
+            if getattr(process, "pid", None) == pid:
+                return process
+        return None
+
+    def _unwedge(self) -> None:
+        """Calls wait and no worker has asked for one in a while: find out why, and mend.
+
+        This reads three private parts of ``multiprocessing.Pool`` (the same since Python
+        3.3), for want of any public way to learn that its queues are stuck: ``_inqueue``
+        and ``_outqueue`` (``SimpleQueue``: a pipe and a ``Lock`` for each direction) and
+        ``_taskqueue`` (the tasks its handler thread has yet to write to the pipe).
+        """
+        pool = self._pool
+        inqueue = getattr(pool, "_inqueue", None)
+        outqueue = getattr(pool, "_outqueue", None)
+        taskqueue = getattr(pool, "_taskqueue", None)
+        if inqueue is None or outqueue is None or taskqueue is None:
+            self._pull_task()  # not the Pool we know: all that can be done is to ask again
+            return
+        # An idle worker holding the task lock sits in read() and takes a waiting task at
+        # once: a task still unread with the lock held, twice over a moment, is a dead
+        # worker's lock. A worker holds the result lock only while it writes a result.
+        unread = _unread(inqueue._reader)
+        if unread and self._held_by_the_dead(inqueue._rlock, lambda: _unread(inqueue._reader)
+                                             == unread):
+            log.warning("coop: a worker of %s died while taking a task and left the pool's "
+                        "task lock locked; coop released it", self._label)
+        wlock = getattr(outqueue, "_wlock", None)
+        if wlock is not None and self._held_by_the_dead(wlock, lambda: True):
+            log.warning("coop: a worker of %s died while sending a result and left the "
+                        "pool's result lock locked; coop released it", self._label)
+        if not unread and taskqueue.empty():
+            # Nothing queued in the pool, yet calls wait: the tasks sent for them were lost
+            # with workers that died taking them. Tasks that find nothing to run are cheap.
+            with self._lock:
+                missing = len(self._pending)
+            for _ in range(missing):
+                self._pull_task()
+
+    @staticmethod
+    def _held_by_the_dead(lock: Any, unchanged: Callable[[], bool]) -> bool:
+        """Release ``lock`` if it stays held while nothing moves; whether it was."""
+        for _ in range(2):
+            if lock.acquire(False):
+                lock.release()
+                return False
+            time.sleep(0.05)
+            if not unchanged():
+                return False
+        # A multiprocessing Lock has no owner: any process may release it.
+        try:
+            lock.release()
+        except ValueError:  # released meanwhile after all
+            return False
+        return True
 
 
 # ---------------------------------------------------------------- clusters
@@ -558,16 +707,17 @@ class DaskBackend(Backend):
                 else:
                     done(ERROR, exc)
             else:
-                done(WIRE, data)
+                done(OUTCOME, data)
 
         future.add_done_callback(finished)
         return future
 
-    def cancel(self, handle: Any) -> None:
+    def cancel(self, handle: Any) -> bool:
         # Future.cancel() waits for the Dask scheduler to answer, a network round trip that
         # the scheduler thread must not sit through.
         threading.Thread(target=self._cancel, args=(handle,), daemon=True,
                          name="coop-dask-cancel").start()
+        return False  # a cancelled Dask future reports nothing
 
     @staticmethod
     def _cancel(future: Any) -> None:
@@ -584,6 +734,7 @@ class RayPoolBackend(Backend):
     crash coop goes on with a new pool of the same size, which it stops when ``run()`` ends.
     """
 
+    withdraws = False
     _CRASHES = frozenset({"RayActorError", "WorkerCrashedError", "ActorDiedError",
                           "NodeDiedError", "OutOfMemoryError"})
 
@@ -611,7 +762,7 @@ class RayPoolBackend(Backend):
             else:
                 done(ERROR, exc)
 
-        self._pool().apply_async(fn, args, callback=lambda data: done(WIRE, data),
+        self._pool().apply_async(fn, args, callback=lambda data: done(OUTCOME, data),
                                  error_callback=failed)
         return None
 

@@ -48,10 +48,22 @@ functions at the top level of a module, and guard a script's entry point with
   the object and why (a lambda, a local function, an open file, a lock...). The check happens
   before the call is submitted. Dask, Ray and loky pickle with cloudpickle, where lambdas work.
 - An exception raised in a worker process is re-raised in the task with the worker's traceback
-  attached as its ``__cause__`` (a :class:`RemoteTraceback`).
-- Cancelling or timing out a waiting task withdraws its call where the backend can: a queued
-  call is dropped, and on coop's own process pool a running call is stopped by ending its
-  worker (which is then replaced). A thread that is already running cannot be stopped: it runs
+  attached as its ``__cause__`` (a :class:`RemoteTraceback`), even one whose ``__init__``
+  takes other arguments than its message (it is rebuilt without calling ``__init__``); one
+  whose class cannot be found here is reported by class and message. loky, Dask and Ray
+  bring results and exceptions home with their own serializer (cloudpickle): whatever the
+  backend alone returns, coop returns.
+- coop keeps its own queue in front of every backend and hands a pool only as many calls as
+  it runs plus a small prefetch (twice its size; one call beyond its size for a
+  ``multiprocessing.Pool`` or Ray's pool, which cannot withdraw what they were handed). So
+  cancelling or timing out a waiting task withdraws a queued call on every backend: it never
+  reaches the pool. On coop's own process pool a running call is stopped by ending its
+  worker (which is then replaced), never a worker that has moved on to another call.
+- A worker killed while it starts fails no call (the queued calls go to another or a new
+  worker); one that exits on its own while starting (a broken environment, an unguarded
+  ``__main__``) fails the calls waiting, since every replacement would meet the same fate.
+  If the fork server dies, the workers it started go on: their results arrive, and coop
+  ends them when ``run()`` ends. A thread that is already running cannot be stopped: it runs
   to the end, and its result is dropped. coop's threads are daemon threads, so such a thread
   does not keep the program from exiting.
 - Worker processes coop starts ignore SIGINT, so a Ctrl-C at the terminal reaches only the
@@ -65,20 +77,24 @@ import math
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
+from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._wire import (
     CRASH,
     ERR,
     ERROR,
+    OUTCOME,
     VALUE,
     WIRE,
     RemoteTraceback,
-    attach_remote,
     decode,
     describe_callable,
+    outcome_error,
 )
 from .effects import Effect
 from .errors import WorkerCrashed
@@ -249,22 +265,103 @@ def configure(kernel: Scheduler, *, threads: Any = None, processes: Any = None) 
             service.specs[kind] = spec
 
 
+# ------------------------------------------------------------------ coop's queue
+
+
+class _Gate:
+    """coop's own queue in front of one backend, in the scheduler's thread.
+
+    The pool is handed only as many calls as it runs at once plus a small prefetch (so a
+    worker that finishes finds its next call already there); the rest wait here, where
+    withdrawing one is dropping it from a deque, whatever the pool can or cannot withdraw
+    itself (a ``multiprocessing.Pool`` or Ray's pool cannot). A pmap is one source of many
+    calls: its chunks are pickled one at a time as slots free up, so the input streams, the
+    memory held stays bounded, and the scheduler never stops for long to pickle. Sources take
+    slots in turn, so a long pmap does not hold up a ``to_process`` behind it.
+    """
+
+    __slots__ = ("backend", "capacity", "running", "sources")
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        size = max(1, backend.size)
+        self.capacity = 2 * size if backend.withdraws else size + 1
+        self.running = 0
+        self.sources: deque[_Source] = deque()
+
+    def admit(self, source: _Source) -> None:
+        """Queue ``source``; raise what its first submission raised (a pickling error)."""
+        self.sources.append(source)
+        if self.running < self.capacity:
+            self.pump(source)
+
+    def pump(self, own: _Source | None = None) -> None:
+        sources = self.sources
+        while self.running < self.capacity and sources:
+            source = sources[0]
+            try:
+                more = source.submit_next()
+            except BaseException as exc:
+                self.remove(source)
+                if source is own:
+                    raise  # still in the task's own yield: it gets the error at once
+                source.fail(exc)
+                continue
+            if more:
+                sources.rotate(-1)
+            else:
+                sources.popleft()
+
+    def release(self) -> None:
+        self.running -= 1
+        if self.sources:
+            self.pump()
+
+    def remove(self, source: _Source) -> None:
+        try:
+            self.sources.remove(source)
+        except ValueError:
+            pass
+
+
+def _gate(backend: Backend) -> _Gate:
+    gate: _Gate | None = getattr(backend, "gate", None)
+    if gate is None:
+        gate = backend.gate = _Gate(backend)  # type: ignore[attr-defined]
+    return gate
+
+
+class _Source:
+    """What waits in a :class:`_Gate` for slots: one call, or a pmap's chunks."""
+
+    __slots__ = ()
+
+    def submit_next(self) -> bool:
+        """Hand the pool one call (taking a slot); whether more are to come."""
+        raise NotImplementedError
+
+    def fail(self, exc: BaseException) -> None:
+        """A submission raised after the task had parked: end the wait with ``exc``."""
+        raise NotImplementedError
+
+
 # ------------------------------------------------------------------ one call
 
 
-class _ExternalWait:
+class _ExternalWait(_Source):
     """A task parked on work in flight elsewhere (the kernel's Parkable protocol).
 
     Subclasses say how to withdraw what is still pending when the task stops waiting.
     """
 
-    __slots__ = ("backend", "kernel", "state", "task", "what")
+    __slots__ = ("backend", "gate", "kernel", "state", "task", "what")
 
     def __init__(self, kernel: Scheduler, task: Task[Any], what: str, backend: Backend) -> None:
         self.kernel = kernel
         self.task: Task[Any] | None = task
         self.what = what
         self.backend = backend
+        self.gate = _gate(backend)
         self.state = 0  # 0 waiting, 1 settled, 2 dropped (the task stopped waiting)
 
     def _withdraw(self) -> None:
@@ -277,41 +374,84 @@ class _ExternalWait:
         self.state = 2
         self.task = None
         self.kernel.end_external()
+        self.gate.remove(self)
         self._withdraw()
 
     def holders(self) -> list[Task[Any]]:
         return []
 
+    def _wake(self, value: Any) -> None:
+        self.state = 1
+        self.kernel.end_external()
+        task, self.task = self.task, None
+        assert task is not None
+        self.kernel.wake(task, value)
+
+
+class _Slot:
+    """One call handed to a pool: it holds a slot of the gate until the pool is done with it
+    (or has withdrawn it: then it never reports, and the slot is freed at once)."""
+
+    __slots__ = ("handle", "held")
+
+    def __init__(self) -> None:
+        self.handle: Any = None
+        self.held = True
+
 
 class _Call(_ExternalWait):
     """A task parked on one offloaded call."""
 
-    __slots__ = ("handle",)
+    __slots__ = ("args", "fn", "kwargs", "slot")
 
-    def __init__(self, kernel: Scheduler, task: Task[Any], what: str, backend: Backend) -> None:
+    def __init__(self, kernel: Scheduler, task: Task[Any], what: str, backend: Backend,
+                 fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         super().__init__(kernel, task, what, backend)
-        self.handle: Any = None
+        self.fn: Callable[..., Any] | None = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.slot: _Slot | None = None
+
+    def submit_next(self) -> bool:
+        fn, self.fn = self.fn, None
+        assert fn is not None
+        slot = _Slot()
+        slot.handle = self.backend.submit(self.what, fn, self.args, self.kwargs, self.done)
+        self.args, self.kwargs = (), {}
+        self.slot = slot
+        self.gate.running += 1
+        return False
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.state:
+            self._wake(Throw(exc))
 
     def done(self, kind: int, value: Any) -> None:
         """From a pool's thread: hand the outcome to the scheduler's thread."""
         self.kernel.call_soon_threadsafe(self.settle, kind, value)
 
     def settle(self, kind: int, value: Any) -> None:
+        slot = self.slot
+        if slot is not None and slot.held:
+            slot.held = False
+            self.gate.release()
         if self.state:
             return  # dropped: the task was cancelled or timed out; the late result goes
-        self.state = 1
-        self.kernel.end_external()
-        task, self.task = self.task, None
-        assert task is not None
         try:
             result = _outcome(self.what, kind, value)
         except BaseException as exc:
-            self.kernel.wake(task, Throw(exc))
+            self._wake(Throw(exc))
         else:
-            self.kernel.wake(task, result)
+            self._wake(result)
 
     def _withdraw(self) -> None:
-        self.backend.cancel(self.handle)
+        self.fn = None
+        slot = self.slot
+        if slot is None:
+            return  # still in coop's queue: the pool never heard of it
+        if not self.backend.cancel(slot.handle) and slot.held:
+            slot.held = False
+            self.gate.release()
 
     def describe(self) -> str:
         return f"{self.what} on {self.backend.label}"
@@ -328,8 +468,12 @@ def _outcome(what: str, kind: int, value: Any) -> Any:
             raise TypeError(f"{what}: the result came back but cannot be unpickled here: "
                             f"{type(exc).__name__}: {exc}") from exc
         if outcome[0] == ERR:
-            raise attach_remote(outcome[1], outcome[2])
+            raise outcome_error(what, outcome)
         return outcome[1]
+    if kind == OUTCOME:
+        if value[0] == ERR:
+            raise outcome_error(what, value)
+        return value[1]
     if kind == ERROR:
         raise value
     if kind == CRASH:
@@ -376,8 +520,8 @@ class Offload(Effect[T]):
         backend = service.backend(self.backend, self.kind)
         what = f"to_{'thread' if self.kind == THREADS else 'process'}" \
                f"({describe_callable(self.fn)})"
-        call = _Call(kernel, task, what, backend)
-        call.handle = backend.submit(what, self.fn, self.args, self.kwargs, call.done)
+        call = _Call(kernel, task, what, backend, self.fn, self.args, self.kwargs)
+        call.gate.admit(call)
         kernel.begin_external()
         task._parked_on = call
         return SUSPENDED
@@ -428,26 +572,76 @@ def to_process(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Offload[T]
 
 
 class _Map(_ExternalWait):
-    """A task parked on the chunks of one pmap."""
+    """A task parked on the chunks of one pmap, which it hands out as the gate has room."""
 
-    __slots__ = ("handles", "left", "progress", "results")
+    __slots__ = ("batch", "chunksize", "fn", "items", "left", "limit", "next_start",
+                 "progress", "results", "sent", "slots", "total")
 
     def __init__(self, kernel: Scheduler, task: Task[Any], what: str, backend: Backend,
-                 chunks: int, progress: Any) -> None:
+                 fn: Callable[[Any], Any], items: Iterator[Any], chunksize: int,
+                 total: int | None, progress: Any) -> None:
         super().__init__(kernel, task, what, backend)
-        self.handles: list[Any] = []
-        self.results: list[Any] = [None] * chunks
-        self.left = chunks
+        self.fn = fn
+        self.items: Iterator[Any] | None = items
+        self.chunksize = chunksize
+        self.total = total
+        self.slots: dict[int, _Slot] = {}  # chunk index -> its call, while in the pool
+        self.results: list[Any] = []
+        self.left = 0  # chunks handed out and not yet back
+        self.next_start = 0
         self.progress = progress
+        # Chunks per call. Tiny chunks cost more in hand-offs than in work, and with only a
+        # few calls in the pool at a time each round trip would leave workers idle: while a
+        # call comes back in well under _BATCH_SECONDS, the next carries twice as many
+        # chunks, up to Pool.map's own share of about four calls per worker.
+        self.batch = 1
+        self.limit = max(1, (total or 0) // (4 * max(1, backend.size) * chunksize))
+        self.sent: dict[int, tuple[float, int, int]] = {}  # index -> when, first item, count
+
+    def submit_next(self) -> bool:
+        items = self.items
+        assert items is not None
+        chunk = list(islice(items, self.chunksize * self.batch))
+        if not chunk:
+            self.items = None
+            return False
+        index = len(self.results)
+        start = self.next_start
+        slot = _Slot()
+        slot.handle = self.backend.submit_map(self.what, self.fn, chunk, start,
+                                              partial(self.done, index))
+        self.next_start = start + len(chunk)
+        self.results.append(None)
+        self.slots[index] = slot
+        self.sent[index] = (time.perf_counter(), start, len(chunk))
+        self.left += 1
+        self.gate.running += 1
+        if len(chunk) < self.chunksize * self.batch or self.next_start == self.total:
+            self.items = None  # the last chunk: no trip back for an empty one
+            return False
+        return True
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.state:
+            self._end(Throw(exc))
 
     def done(self, index: int, kind: int, value: Any) -> None:
         self.kernel.call_soon_threadsafe(self.settle, index, kind, value)
 
     def settle(self, index: int, kind: int, value: Any) -> None:
+        when, start, count = self.sent.pop(index, (0.0, 0, 0))
+        if self.batch < self.limit and time.perf_counter() - when < _BATCH_SECONDS:
+            self.batch = min(self.limit, 2 * self.batch)
+        slot = self.slots.pop(index, None)
+        if slot is not None and slot.held:
+            slot.held = False
+            self.gate.release()
         if self.state:
             return
         try:
-            chunk = _outcome(f"{self.what} chunk {index}", kind, value)
+            first, last = start // self.chunksize, (start + count - 1) // self.chunksize
+            chunks = f"chunk {first}" if first == last else f"chunks {first} to {last}"
+            chunk = _outcome(f"{self.what} {chunks}", kind, value)
         except BaseException as exc:
             self._end(Throw(exc))
             return
@@ -455,31 +649,32 @@ class _Map(_ExternalWait):
         if self.progress is not None:
             self.progress.update(len(chunk))
         self.left -= 1
-        if not self.left:
+        if not self.left and self.items is None and not self.state:
             self._end([x for part in self.results for x in part])
 
     def _end(self, value: Any) -> None:
-        self.state = 1
-        self.kernel.end_external()
+        self.gate.remove(self)
         self._cancel_rest()
-        task, self.task = self.task, None
-        assert task is not None
-        self.kernel.wake(task, value)
+        self._wake(value)
 
     def _cancel_rest(self) -> None:
+        self.items = None
         if self.progress is not None:
             self.progress.close()
             self.progress = None
-        for index, handle in enumerate(self.handles):
-            if self.results[index] is None:
-                self.backend.cancel(handle)
-        self.handles = []
+        slots, self.slots = self.slots, {}
+        for slot in slots.values():
+            if not self.backend.cancel(slot.handle) and slot.held:
+                slot.held = False
+                self.gate.release()
 
     def _withdraw(self) -> None:
         self._cancel_rest()
 
     def describe(self) -> str:
-        return f"{self.what} ({self.left} of {len(self.results)} chunks left) on " \
+        of = f" of {self.total // self.chunksize + bool(self.total % self.chunksize)}" \
+            if self.total is not None else ""
+        return f"{self.what} ({len(self.results) - self.left}{of} chunks done) on " \
                f"{self.backend.label}"
 
 
@@ -488,7 +683,7 @@ class PMap(Effect[list[T]]):
 
     __slots__ = ("backend", "chunksize", "fn", "items", "progress")
 
-    def __init__(self, fn: Callable[[Any], T], items: list[Any], chunksize: int | None,
+    def __init__(self, fn: Callable[[Any], T], items: Iterable[Any], chunksize: int | None,
                  progress: bool, backend: Any) -> None:
         self.fn = fn
         self.items = items
@@ -498,29 +693,48 @@ class PMap(Effect[list[T]]):
 
     def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
         items = self.items
-        if not items:
+        total = _length(items)
+        if total == 0:
             return []
         backend = _service(kernel).backend(self.backend, PROCESSES)
-        chunksize = self.chunksize or _auto_chunksize(len(items), backend.size)
-        starts = range(0, len(items), chunksize)
+        chunksize = self.chunksize
+        if chunksize is None:
+            if total is None:  # as Pool.map does: the count decides the chunks
+                items = list(items)
+                total = len(items)
+                if not total:
+                    return []
+            chunksize = _auto_chunksize(total, backend.size)
         what = f"pmap({describe_callable(self.fn)})"
-        bar = _progress_bar(len(items), what) if self.progress else None
-        parked = _Map(kernel, task, what, backend, len(starts), bar)
+        bar = _progress_bar(total, what) if self.progress else None
+        parked = _Map(kernel, task, what, backend, self.fn, iter(items), chunksize, total, bar)
         try:
-            for index, start in enumerate(starts):
-                parked.handles.append(backend.submit_map(
-                    what, self.fn, items[start:start + chunksize], start,
-                    partial(parked.done, index)))
+            parked.gate.admit(parked)
         except BaseException:
             parked.state = 2
             parked._cancel_rest()
             raise
+        if parked.items is None and not parked.results:
+            return []  # an iterable that turned out empty
         kernel.begin_external()
         task._parked_on = parked
         return SUSPENDED
 
     def __repr__(self) -> str:
-        return f"coop.pmap({describe_callable(self.fn)}, <{len(self.items)} items>)"
+        total = _length(self.items)
+        shown = "" if total is None else f", <{total} items>"
+        return f"coop.pmap({describe_callable(self.fn)}{shown})"
+
+
+#: A pmap call that comes back faster than this carries more chunks next time.
+_BATCH_SECONDS = 0.02
+
+
+def _length(items: Iterable[Any]) -> int | None:
+    try:
+        return len(items)  # type: ignore[arg-type]
+    except TypeError:
+        return None
 
 
 def _auto_chunksize(count: int, workers: int) -> int:
@@ -536,8 +750,14 @@ def pmap(fn: Callable[[Any], T], iterable: Iterable[Any], *, chunksize: int | No
     Like ``multiprocessing.Pool.map``: the items are cut into chunks of ``chunksize`` (by
     default about four chunks per worker, as ``Pool.map`` does), each chunk runs as one call,
     and the results come back in the items' order. The first failure cancels the chunks not yet
-    done and is raised in the task. ``progress=True`` shows a progress bar that advances as
-    chunks complete (tqdm when installed, else a plain line on stderr).
+    done and is raised in the task. Items are taken from ``iterable`` as the pool has room for
+    them (an iterator without a ``len`` is listed first only when ``chunksize`` is not given),
+    so the first results arrive before the whole input is pickled and memory stays bounded.
+    While chunks come back in under 20 ms, consecutive chunks travel together in one call (up
+    to ``Pool.map``'s default share of about four calls per worker), so tiny chunks do not
+    cost a hand-off each; chunks that take longer travel one per call. ``progress=True`` shows
+    a progress bar that advances as chunks complete (tqdm when installed, else a plain
+    line on stderr).
 
     ``backend``: ``"processes"`` (the default), ``"threads"`` for blocking calls, or a pool.
 
@@ -547,6 +767,11 @@ def pmap(fn: Callable[[Any], T], iterable: Iterable[Any], *, chunksize: int | No
     [1, 2, 3]
     """
     _check_fn("coop.pmap", fn)
+    try:
+        iter(iterable)
+    except TypeError:
+        raise TypeError(f"coop.pmap needs an iterable of items, got {iterable!r} "
+                        f"({type(iterable).__name__})") from None
     if chunksize is not None and (isinstance(chunksize, bool) or not isinstance(chunksize, int)
                                   or chunksize < 1):
         raise ValueError(f"coop.pmap: chunksize must be a whole number >= 1, got {chunksize!r}")
@@ -557,7 +782,9 @@ def pmap(fn: Callable[[Any], T], iterable: Iterable[Any], *, chunksize: int | No
                                  f"or a pool")
         else:
             classify(backend)
-    return PMap(fn, list(iterable), chunksize, progress, backend)
+    if isinstance(iterable, Iterator) and chunksize is None:
+        iterable = list(iterable)  # the count sizes the chunks, as in Pool.map
+    return PMap(fn, iterable, chunksize, progress, backend)
 
 
 # ------------------------------------------------------------------ progress
@@ -566,7 +793,7 @@ def pmap(fn: Callable[[Any], T], iterable: Iterable[Any], *, chunksize: int | No
 class _PlainProgress:
     """A progress line on stderr for when tqdm is not installed."""
 
-    def __init__(self, total: int, desc: str) -> None:
+    def __init__(self, total: int | None, desc: str) -> None:
         self.total = total
         self.desc = desc
         self.count = 0
@@ -575,9 +802,14 @@ class _PlainProgress:
 
     def update(self, n: int) -> None:
         self.count += n
+        of = "" if self.total is None else f"/{self.total}"
         if self.tty:
-            sys.stderr.write(f"\r{self.desc}: {self.count}/{self.total}")
+            sys.stderr.write(f"\r{self.desc}: {self.count}{of}")
             sys.stderr.flush()
+            return
+        if self.total is None:  # a log file gets a line per power of two
+            if self.count.bit_length() != (self.count - n).bit_length():
+                sys.stderr.write(f"{self.desc}: {self.count}\n")
             return
         tenth = self.count * 10 // self.total  # a log file gets at most eleven lines
         if tenth != self._shown:
@@ -590,7 +822,7 @@ class _PlainProgress:
         sys.stderr.flush()
 
 
-def _progress_bar(total: int, desc: str) -> Any:
+def _progress_bar(total: int | None, desc: str) -> Any:
     import importlib
 
     try:

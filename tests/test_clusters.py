@@ -191,3 +191,47 @@ def test_a_dead_cluster_worker_raises_worker_crashed_and_later_calls_work(cluste
     message, later = coop.run(main(), processes=cluster)
     assert "to_process(die)" in message and "died" in message
     assert later == [x * x for x in range(6)]
+
+
+def test_results_and_exceptions_of_main_and_local_classes_come_back(cluster):
+    # b11: Dask and Ray pickle with cloudpickle, which sends a class defined in __main__ (a
+    # script's) or inside a function by value; the outcome must come home through that same
+    # serializer, so whatever the backend alone returns, coop returns. A class whose
+    # __module__ is "__main__" is what a script's class is to cloudpickle.
+    class Point:
+        def __init__(self, x):
+            self.x = x
+
+    class LocalError(Exception):
+        pass
+
+    MainPoint = type("MainPoint", (Point,), {"__module__": "__main__"})
+    MainError = type("MainError", (Exception,), {"__module__": "__main__"})
+
+    def make(x):
+        return MainPoint(x) if x % 2 else Point(x)
+
+    def raise_local():
+        raise LocalError("a local class")
+
+    def raise_main():
+        raise MainError("a __main__ class")
+
+    def main():
+        one = yield coop.to_process(make, 3)
+        many = yield coop.pmap(make, range(4), chunksize=1)
+        caught = []
+        for fn, cls in ((raise_local, LocalError), (raise_main, MainError)):
+            try:
+                yield coop.to_process(fn)
+            except Exception as err:
+                caught.append((type(err).__name__, isinstance(err, cls), str(err),
+                               type(err.__cause__).__name__))
+        return one, many, caught
+
+    one, many, caught = coop.run(main(), processes=cluster)
+    assert type(one).__name__ == "MainPoint" and one.x == 3
+    assert [(type(p).__name__, p.x) for p in many] == [
+        ("Point", 0), ("MainPoint", 1), ("Point", 2), ("MainPoint", 3)]
+    assert caught == [("LocalError", True, "a local class", "RemoteTraceback"),
+                      ("MainError", True, "a __main__ class", "RemoteTraceback")]
