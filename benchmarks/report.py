@@ -228,6 +228,19 @@ ABOUT: tuple[tuple[str, str, str], ...] = (
      "switches: what any queue must cost at least on this kernel."),
     ("queue put/get stream", "Time per item through a queue of size 1 from a producer to a "
      "consumer task.", "Size 1 makes every item a hand-off between the two tasks."),
+    ("pmap of 1,000,000 items", "Wall time of one pmap of 1,000,000 trivial items at the "
+     "chunksize given, on a caller's multiprocessing.Pool(2), beside Pool.map on the same pool.",
+     "The items do nothing, so this is the cost of moving them. coop sends consecutive chunks "
+     "together while calls come back fast (as Pool.map's own task batching does), so it is "
+     "not a like-for-like count of round trips at that chunksize."),
+    ("1,000 hand-ins from a thread", "Scheduler-process CPU (process_time) while a thread "
+     "hands in 1,000 calls 0.5 ms apart and the given number of tasks wait on an Event.",
+     "After each hand-in the loop is idle again and runs its deadlock check: this measures "
+     "that check. Each variant runs in a fresh interpreter; 'before' is the code before "
+     "issue 10, run beside it."),
+    ("CPU while stuck", "Process CPU over 3 s while the only task waits for an Event that only "
+     "a live foreign thread could set, in percent of one core.",
+     "Anything above zero is polling; the thread watcher and the loop both block."),
 )
 
 

@@ -654,7 +654,9 @@ def test_a_wait_for_cycle_is_raised_while_a_thread_is_alive_after_many_idle_pass
         for _ in range(50):
             handled = threading.Event()
             sched.call_soon_threadsafe(handled.set)
-            handled.wait(30)
+            while not handled.wait(0.01):
+                if release.is_set():
+                    return  # the run is over
         sched.call_soon_threadsafe(go.set)
         release.wait(30)
 
