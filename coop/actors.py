@@ -22,7 +22,9 @@ How the mailbox is built (on the kernel's parking mechanism, nothing else):
 * A bounded mailbox (``maxsize``) holds at most that many messages; further ones wait in line
   behind it, in order, and move in as the actor takes messages. ``yield actor.send(msg)``
   resumes once ``msg`` is in the mailbox; a send that is not yielded still never loses or
-  reorders its message.
+  reorders its message. A plain OS thread that sends to a full bounded mailbox is blocked
+  until there is room (``timeout=`` bounds that wait): back-pressure, so that a thread
+  producing faster than the actor consumes cannot fill memory or flood the scheduler.
 
 What a supervisor restart does with the mailbox: the mailbox belongs to the child's *place*
 in the supervisor, not to the instance. When a supervised child crashes, its mailbox keeps
@@ -45,6 +47,7 @@ import inspect
 import logging
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator, Iterable
 from types import FrameType
@@ -53,6 +56,7 @@ from typing import Any, TypeAlias, TypeVar, overload
 from .effects import Effect, _check_seconds
 from .errors import Cancelled, CoopUsageError, Timeout
 from .kernel import SUSPENDED, Scheduler, running_scheduler
+from .sync import QueueFull
 from .task import _DONE, _PENDING, Task, Throw
 from .task_effects import Cancel, Join
 
@@ -201,6 +205,8 @@ class _RecvAny(Effect[Any]):
         bounded = bool(mb.maxsize)
 
         def apply(kernel: Scheduler, task: Task[Any]) -> Any:
+            if mb.sched is not kernel:
+                mb.check_scheduler(task)
             if queue:
                 msg = popleft()
                 if msg is ActorExit or bounded:
@@ -213,6 +219,13 @@ class _RecvAny(Effect[Any]):
             return mb.park(kernel, task, None, None)
 
         self._coop_apply = apply  # type: ignore[method-assign]
+
+    # Inside race/gather: a message taken for a contender that lost goes back to the front.
+    def _coop_hand_over(self, value: Any, holder: Task[Any], to: Task[Any]) -> None:
+        pass
+
+    def _coop_give_back(self, value: Any, holder: Task[Any]) -> None:
+        self.mb.give_back(value)
 
     def __repr__(self) -> str:
         return f"<recv from {self.mb.name}'s mailbox>"
@@ -231,6 +244,8 @@ class _Recv(Effect[Any]):
 
     def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
         mb = self.mb
+        if mb.sched is not kernel:
+            mb.check_scheduler(task)
         queue = mb.queue
         match = self.match
         if match is None:
@@ -254,10 +269,18 @@ class _Recv(Effect[Any]):
                     if match(msg):
                         del line.entries[i]
                         line.admitted(entry)
+                        if mb.blocked:
+                            mb.room_freed()
                         return msg
         if self.timeout == 0:
             raise Timeout(f"no message{mb.matching(match)} in {mb.name}'s mailbox")
         return mb.park(kernel, task, match, self.timeout)
+
+    def _coop_hand_over(self, value: Any, holder: Task[Any], to: Task[Any]) -> None:
+        pass
+
+    def _coop_give_back(self, value: Any, holder: Task[Any]) -> None:
+        self.mb.give_back(value)
 
     def __repr__(self) -> str:
         return f"<recv from {self.mb.name}'s mailbox{self.mb.matching(self.match)}>"
@@ -297,8 +320,9 @@ class _Line:
         return f"room in {self.mb.name}'s mailbox (maxsize {self.mb.maxsize})"
 
     def holders(self) -> list[Task[Any]]:
-        task = self.mb.task
-        return [] if task is None else [task]
+        # No sure edge: any task may receive from a mailbox, and an ask withdrawn on its
+        # timeout makes room too. A deadlock here is still reported, as "nothing can wake".
+        return []
 
 
 class _PutWait(Effect[None]):
@@ -340,9 +364,9 @@ class _Mailbox:
     that made it when a supervisor restarts that instance (see the module docstring).
     """
 
-    __slots__ = ("asks", "closed", "dead", "fast", "line", "match", "maxsize", "owner",
-                 "queue", "reason", "recv_any", "revoke", "sched", "supervised", "task",
-                 "thread", "waiter")
+    __slots__ = ("asks", "blocked", "closed", "dead", "fast", "inflight", "line", "match",
+                 "maxsize", "owner", "queue", "reason", "recv_any", "revoke", "room", "sched",
+                 "supervised", "task", "thread", "waiter")
 
     def __init__(self, owner: Actor, maxsize: int) -> None:
         self.queue: deque[Any] = deque()
@@ -358,6 +382,14 @@ class _Mailbox:
         self.supervised = False
         self.maxsize = maxsize
         self.line: _Line | None = _Line(self) if maxsize else None
+        # Back-pressure on OS-thread senders of a bounded mailbox: they wait on `room`.
+        # `inflight` counts their messages handed in and not yet delivered (both changed
+        # under `room`'s lock); `blocked` counts senders inside the wait, raised before they
+        # look at the occupancy, so the scheduler thread, which frees room without the lock,
+        # notifies whenever a sender could have seen the mailbox full.
+        self.room: threading.Condition | None = threading.Condition() if maxsize else None
+        self.inflight = 0
+        self.blocked = 0
         self.asks: dict[Request, None] = {}
         self.recv_any = _RecvAny(self)
         self.revoke = self.queue.appendleft
@@ -446,13 +478,22 @@ class _Mailbox:
         else:
             self.hand_in(msg)
 
-    def send_slow(self, msg: Any) -> Effect[None]:
+    def send_slow(self, msg: Any, timeout: float | None = None) -> Effect[None]:
         if msg is ActorExit:
             self.close()
             return _SENT
         self.check_open()
         if self.thread != _get_ident():
-            self.hand_in(msg)
+            if self.pushes_back():
+                if timeout is not None:
+                    timeout = _check_seconds(timeout, "send(timeout=...)")
+                if not self.reserve_room(timeout):
+                    raise QueueFull(
+                        f"{self.name}'s mailbox stayed full ({self.maxsize} messages) for "
+                        f"{timeout:g} s; {_short(msg)} was not sent")
+                self.send_reserved(msg)
+            else:
+                self.hand_in(msg)
             return _SENT
         entry = self.deliver(msg)
         if entry is not None:
@@ -464,11 +505,81 @@ class _Mailbox:
         line = self.line
         return line is not None and (bool(line.entries) or len(self.queue) >= self.maxsize)
 
+    # -- back-pressure on OS-thread senders
+
+    def pushes_back(self) -> bool:
+        """Whether a send from this (foreign) thread waits for room.
+
+        Only for a bounded mailbox of a started actor, and only in a plain thread: a thread
+        that runs a scheduler of its own would stall all of its tasks (its messages are
+        handed in without waiting, as before); before start() nothing would make room.
+        """
+        return bool(self.maxsize) and self.sched is not None and running_scheduler() is None
+
+    def occupancy(self) -> int:
+        line = self.line
+        return len(self.queue) + (len(line.entries) if line is not None else 0) + self.inflight
+
+    def reserve_room(self, timeout: float | None) -> bool:
+        """Wait (this thread) until the mailbox has room, and take it; False on timeout.
+
+        Raises ActorStopped if the actor is closed or ends meanwhile.
+        """
+        room = self.room
+        assert room is not None
+        with room:
+            self.blocked += 1
+            try:
+                deadline = None
+                while (self.occupancy() >= self.maxsize and not self.closed
+                       and not self.dead):
+                    if timeout is None:
+                        room.wait()
+                        continue
+                    if deadline is None:
+                        deadline = time.monotonic() + timeout
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    room.wait(remaining)
+                self.check_open()
+                self.inflight += 1
+                return True
+            finally:
+                self.blocked -= 1
+
+    def send_reserved(self, msg: Any) -> None:
+        sched = self.sched
+        assert sched is not None
+        sched.call_soon_threadsafe(self.deliver_reserved, msg)
+
+    def deliver_reserved(self, msg: Any) -> None:
+        # Delivered before the reservation is dropped: the occupancy a sender sees never
+        # dips below what is really there.
+        try:
+            self.deliver_handed_in(msg)
+        finally:
+            room = self.room
+            assert room is not None
+            with room:
+                self.inflight -= 1
+                if self.blocked:
+                    room.notify_all()
+
+    def room_freed(self) -> None:
+        """The scheduler thread made room (or closed the mailbox): wake blocked senders."""
+        room = self.room
+        if room is not None:
+            with room:
+                room.notify_all()  # all: a sender that timed out may have swallowed a notify
+
     def close(self) -> None:
         if self.closed or self.dead:
             return
         self.closed = True
         self.fast = 0
+        if self.blocked:
+            self.room_freed()  # blocked thread senders now get ActorStopped
         if self.thread == _get_ident():
             self.deliver(ActorExit)
         else:
@@ -493,7 +604,35 @@ class _Mailbox:
         line = self.line
         if line is not None and line.entries:
             self.admit()
+        if self.blocked:
+            self.room_freed()
         return msg
+
+    def give_back(self, msg: Any) -> None:
+        """A message received for a race contender that lost: back to the front."""
+        if self.dead:
+            return
+        waiter = self.waiter
+        if waiter is not None:
+            match = self.match
+            try:
+                wanted = match is None or match(msg)
+            except Exception:
+                wanted = True  # deliver() throws the predicate's error into the receiver
+            if wanted:
+                self.deliver(msg)
+                return
+        self.queue.appendleft(msg)
+
+    def check_scheduler(self, task: Task[Any]) -> None:
+        """A task of a scheduler other than the actor's tries to receive (the slow path)."""
+        if self.sched is None:
+            return  # not started: nothing is bound yet
+        raise CoopUsageError(
+            f"{task.name} tried to receive from {self.name}'s mailbox, but {self.name} runs "
+            f"on another scheduler (another thread); a mailbox is read by tasks of the "
+            f"scheduler that started its actor. Send to the actor instead: send() and ask() "
+            f"work from any thread")
 
     def admit(self) -> None:
         """Move messages from the line into the mailbox while there is room."""
@@ -514,6 +653,8 @@ class _Mailbox:
                 del queue[i]
                 if self.line is not None and self.line.entries:
                     self.admit()
+                if self.blocked:
+                    self.room_freed()
                 return True
         if self.line is not None:
             entries = self.line.entries
@@ -521,6 +662,8 @@ class _Mailbox:
                 if entry[0] is msg:
                     del entries[i]
                     self.line.admitted(entry)
+                    if self.blocked:
+                        self.room_freed()
                     return True
         return False
 
@@ -575,6 +718,15 @@ class _Mailbox:
                 if sender is not None and sender is not _IN:
                     sender._scheduler.wake(sender, Throw(ActorStopped(
                         f"{self.name} ended before taking the message", self.owner, reason)))
+        if self.blocked:
+            self.room_freed()  # blocked thread senders now get ActorStopped
+
+    def stranded(self) -> None:
+        """The scheduler's run is over: if the actor's task was closed with it (run()
+        failed) rather than ended, nothing will ever make room; let thread senders go."""
+        task = self.task
+        if task is not None and task._outcome != _PENDING and not self.dead:
+            self.kill(task._result)
 
     def orphan(self, reason: BaseException) -> None:
         """A supervised receiver crashed: keep what is queued for the next instance, fail
@@ -843,13 +995,23 @@ class Actor:
 
     # -- messages
 
-    def send(self, msg: Any) -> Effect[None]:
-        """Put ``msg`` in the mailbox. Never blocks; safe to call from any OS thread.
+    def send(self, msg: Any, timeout: float | None = None) -> Effect[None]:
+        """Put ``msg`` in the mailbox; safe to call from any OS thread.
 
-        Returns an effect that a task may yield: with a bounded mailbox (``maxsize``) that is
-        over its bound, ``yield actor.send(msg)`` waits until the message fits (the message
-        is already queued, so it is never lost, nor reordered, even if the result is not
-        yielded). Raises :class:`ActorStopped` once the actor is closed or has ended.
+        In the scheduler's thread it never blocks. It returns an effect that a task may
+        yield: with a bounded mailbox (``maxsize``) that is over its bound,
+        ``yield actor.send(msg)`` waits until the message fits (the message is already
+        queued, so it is never lost, nor reordered, even if the result is not yielded).
+
+        From another OS thread, a send to a started actor's bounded mailbox that is full
+        blocks that thread until there is room: back-pressure on thread producers. With
+        ``timeout`` (seconds) it raises :class:`coop.QueueFull` (a :class:`queue.Full`) if
+        no room came in time, and the message is not sent; ``timeout`` bounds only this
+        wait. A thread that runs a scheduler of its own is not blocked (that would stall
+        its tasks), nor is a send before ``start()``.
+
+        Raises :class:`ActorStopped` once the actor is closed or has ended (also to a thread
+        blocked waiting for room).
 
         >>> class Sink(coop.Actor):
         ...     maxsize = 2
@@ -886,13 +1048,13 @@ class Actor:
             else:
                 mb.deliver(msg)
             return _SENT
-        return mb.send_slow(msg)
+        return mb.send_slow(msg, timeout)
 
     def try_send(self, msg: Any) -> bool:
         """Send ``msg`` if the mailbox has room; False (and nothing sent) if it is full.
 
-        An unbounded mailbox always has room. Raises :class:`ActorStopped` once the actor
-        is closed or has ended.
+        An unbounded mailbox always has room; never blocks, from any thread. Raises
+        :class:`ActorStopped` once the actor is closed or has ended.
 
         >>> def main():
         ...     a = coop.Actor(maxsize=1).start()
@@ -907,6 +1069,12 @@ class Actor:
         mb = self._mb
         if msg is not ActorExit:
             mb.check_open()
+            if mb.thread != _get_ident() and mb.pushes_back():
+                # The look and the take are one step: other threads send meanwhile.
+                if not mb.reserve_room(0):
+                    return False
+                mb.send_reserved(msg)
+                return True
             if mb.full():
                 return False
         self.send(msg)
@@ -1037,6 +1205,8 @@ class Actor:
             mb.thread = _get_ident()
         mb.refresh()
         sched.add_done_callback(task, self._ended)
+        if mb.maxsize:
+            sched.add_closer(mb.stranded)
         return self
 
     def join(self) -> Effect[Any]:

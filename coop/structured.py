@@ -2,13 +2,31 @@
 
 ``gather``, ``race`` and ``timeout`` own the children they start: when they return or raise,
 every child they cancelled has finished its cleanup, and a task cancelled while inside one of
-them cancels its children first. No orphan keeps running unseen.
+them cancels its children first. No orphan keeps running unseen. The children of a daemon
+task are daemons: a daemon waiting in a race does not keep ``coop.run`` going.
+
+An effect given to ``gather`` or ``race`` runs in a child task, yet what it acquires is for
+the task waiting there. An effect that hands over a resource says how, with two methods that
+this module calls in the scheduler thread:
+
+``_coop_hand_over(value, holder, to)``
+    ``value``, the effect's result, passes from task ``holder`` (the child that applied the
+    effect) to task ``to``: a lock's owner becomes ``to``, so ``to`` may release it.
+``_coop_give_back(value, holder)``
+    nobody will use ``value`` (a race loser that got it anyway, a gather that failed, a
+    waiting task cancelled before it ran): the lock is released, the unit returned, the
+    item served to the next getter.
+
+The primitives of :mod:`coop.sync` and actor mailboxes' ``recv`` define them, and ``gather``,
+``race`` and ``timeout`` pass them on for the effects they contain, so nesting works. An
+effect without them (``sleep``, ``Event.wait``, ``Queue.put``) just completes.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,6 +39,8 @@ if TYPE_CHECKING:
     from .kernel import Scheduler
 
 __all__ = ["gather", "race", "timeout"]
+
+log = logging.getLogger("coop")
 
 T = TypeVar("T")
 
@@ -44,6 +64,27 @@ def _as_work(item: Any, what: str) -> Any:
     return item
 
 
+def _handing_over(item: Any) -> Any:
+    """``item`` if it is an effect whose result may carry a resource, else None."""
+    if isinstance(item, Effect) and hasattr(item, "_coop_give_back"):
+        return item
+    return None
+
+
+def _hand_over(effect: Any, value: Any, holder: Task[Any], to: Task[Any]) -> None:
+    try:
+        effect._coop_hand_over(value, holder, to)
+    except Exception:
+        log.exception("coop: handing over the result of %r failed", effect)
+
+
+def _give_back(effect: Any, value: Any, holder: Task[Any]) -> None:
+    try:
+        effect._coop_give_back(value, holder)
+    except Exception:
+        log.exception("coop: giving back the result of %r failed", effect)
+
+
 class _Group:
     """The children of one gather/race/timeout, and the task waiting for them.
 
@@ -53,13 +94,19 @@ class _Group:
     """
 
     __slots__ = ("kernel", "caller", "mode", "children", "results", "pending", "outcome",
-                 "closing", "parked", "timer", "label")
+                 "closing", "parked", "timer", "label", "effects", "kept")
 
-    def __init__(self, kernel: Scheduler, caller: Task[Any], mode: str, label: str) -> None:
+    def __init__(self, kernel: Scheduler, caller: Task[Any], mode: str, label: str,
+                 effects: list[Any]) -> None:
         self.kernel = kernel
         self.caller = caller
         self.mode = mode
         self.label = label
+        # Per child, the effect it runs if that effect may hand a resource over, else None.
+        self.effects = effects
+        # Results handed over to the caller, as (effect, value): given back if the caller
+        # is not to have them after all (a failure, its cancellation).
+        self.kept: list[tuple[Any, Any]] = []
         self.children: list[Task[Any]] = []
         self.results: list[Any] = []
         self.pending = 0
@@ -71,8 +118,9 @@ class _Group:
 
     def start(self, work: list[Any]) -> Any:
         kernel = self.kernel
+        daemon = self.caller.daemon  # a daemon's helpers must not keep run() going either
         for item in work:
-            child = item if isinstance(item, Task) else kernel._spawn(item, None, False)
+            child = item if isinstance(item, Task) else kernel._spawn(item, None, daemon)
             if child._scheduler is not kernel:
                 raise ValueError(f"{self.mode}: {child!r} belongs to another scheduler")
             self.children.append(child)
@@ -91,6 +139,13 @@ class _Group:
 
     def _child_done(self, index: int, child: Task[Any]) -> None:
         self.pending -= 1
+        effect = self.effects[index] if self.effects else None
+        if effect is not None and child._outcome == _DONE:
+            if self.closing:
+                _give_back(effect, child._result, child)  # got it too late: nobody wants it
+            else:
+                _hand_over(effect, child._result, child, self.caller)
+                self.kept.append((effect, child._result))
         if not self.closing:
             if child._outcome == _DONE:
                 if self.mode == _ALL:
@@ -105,12 +160,23 @@ class _Group:
                 self._close(Throw(child._result))  # the first failure wins; the rest are cut
         if self.pending == 0 and self.closing and self.parked:
             self.parked = False
-            self.kernel.wake(self.caller, self.outcome)
+            self.kernel.wake(self.caller, self.outcome, self._revoked if self.kept else None)
+
+    def _revoked(self, outcome: Any) -> None:
+        # The caller was cancelled after being woken with the outcome, before it ran.
+        self._give_back_kept()
+
+    def _give_back_kept(self) -> None:
+        kept, self.kept = self.kept, []
+        for effect, value in kept:
+            _give_back(effect, value, self.caller)
 
     def _close(self, outcome: Any) -> None:
         """Settle the outcome and cancel every child still running."""
         self.closing = True
         self.outcome = outcome
+        if outcome is None or outcome.__class__ is Throw:
+            self._give_back_kept()
         if self.timer is not None:
             self.timer.cancel()
         for child in self.children:
@@ -131,8 +197,10 @@ class _Group:
         if self.pending == 0:
             return False
         if self.closing:
-            # Already winding down: the interruption replaces the outcome, nothing else to do.
+            # Already winding down: the interruption replaces the outcome, and what was
+            # handed over for it goes back.
             self.outcome = Throw(exc)
+            self._give_back_kept()
         else:
             self._close(Throw(exc))
         return True
@@ -141,6 +209,7 @@ class _Group:
         self.parked = False
         if not self.closing:
             self._close(None)
+        self._give_back_kept()
 
     def describe(self) -> str:
         running = [c.name for c in self.children if not c.done()]
@@ -151,13 +220,25 @@ class _Group:
 
 
 class Gather(Effect[list[Any]]):
-    __slots__ = ("work",)
+    __slots__ = ("effects", "work")
 
     def __init__(self, work: tuple[Any, ...]) -> None:
         self.work = [_as_work(item, "coop.gather") for item in work]
+        self.effects = [_handing_over(item) for item in work]
 
     def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
-        return _Group(kernel, task, _ALL, "gather").start(self.work)
+        return _Group(kernel, task, _ALL, "gather", self.effects).start(self.work)
+
+    # Nested in another gather or race: pass each result's hand-over on.
+    def _coop_hand_over(self, value: Any, holder: Task[Any], to: Task[Any]) -> None:
+        for effect, item in zip(self.effects, value, strict=True):
+            if effect is not None:
+                _hand_over(effect, item, holder, to)
+
+    def _coop_give_back(self, value: Any, holder: Task[Any]) -> None:
+        for effect, item in zip(self.effects, value, strict=True):
+            if effect is not None:
+                _give_back(effect, item, holder)
 
 
 def gather(*work: Any) -> Gather:
@@ -178,15 +259,26 @@ def gather(*work: Any) -> Gather:
 
 
 class Race(Effect[tuple[int, Any]]):
-    __slots__ = ("work",)
+    __slots__ = ("effects", "work")
 
     def __init__(self, work: tuple[Any, ...]) -> None:
         if not work:
             raise ValueError("coop.race needs at least one contender")
         self.work = [_as_work(item, "coop.race") for item in work]
+        self.effects = [_handing_over(item) for item in work]
 
     def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
-        return _Group(kernel, task, _FIRST, "race").start(self.work)
+        return _Group(kernel, task, _FIRST, "race", self.effects).start(self.work)
+
+    def _coop_hand_over(self, value: Any, holder: Task[Any], to: Task[Any]) -> None:
+        effect = self.effects[value[0]]
+        if effect is not None:
+            _hand_over(effect, value[1], holder, to)
+
+    def _coop_give_back(self, value: Any, holder: Task[Any]) -> None:
+        effect = self.effects[value[0]]
+        if effect is not None:
+            _give_back(effect, value[1], holder)
 
 
 def race(*work: Any) -> Race:
@@ -231,12 +323,24 @@ class TimeoutEffect(Effect[T]):
                 kernel.set_deadline(task, kernel.clock.now() + seconds,
                                     lambda: Timeout(f"timed out after {seconds:g} s"))
             return value
-        group = _Group(kernel, task, _ONLY, "timeout")
+        group = _Group(kernel, task, _ONLY, "timeout", [])
         value = group.start([work])
         if value is SUSPENDED and seconds is not None:
             group.timer = kernel.call_at(kernel.clock.now() + seconds, group.deadline_passed,
                                          seconds)
         return value
+
+    # A timeout over an effect applies it in the caller itself: a resource is the caller's
+    # already, and a nested hand-over passes straight on.
+    def _coop_hand_over(self, value: Any, holder: Task[Any], to: Task[Any]) -> None:
+        effect = _handing_over(self.work)
+        if effect is not None:
+            _hand_over(effect, value, holder, to)
+
+    def _coop_give_back(self, value: Any, holder: Task[Any]) -> None:
+        effect = _handing_over(self.work)
+        if effect is not None:
+            _give_back(effect, value, holder)
 
 
 def timeout(seconds: float | None, work: Any) -> TimeoutEffect[Any]:

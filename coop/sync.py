@@ -27,8 +27,19 @@ Rules every primitive keeps:
   primitive's name (``Lock#2``, or the ``name=`` given) appears in :class:`coop.Deadlock`
   reports: ``philosopher-3 waits for Lock#2 held by philosopher-2``.
 
-Primitives are used from tasks of one scheduler thread. From another OS thread, go through
-``scheduler.call_soon_threadsafe(event.set)`` (or an actor's thread-safe ``send``).
+* A primitive belongs to one scheduler, the first whose task uses it. A task of another
+  scheduler that uses it, or another OS thread calling ``release()``, ``set()``,
+  ``put_nowait()`` and the like, gets :class:`coop.CoopUsageError` (that would wake tasks
+  behind their scheduler's back). Once its scheduler has no task left the primitive is free
+  again, so one module-level lock serves successive ``coop.run`` calls. From another thread,
+  go through ``scheduler.call_soon_threadsafe(event.set)`` or an actor's thread-safe
+  ``send``.
+* A Lock has an owner, so a task waiting for it is a wait-for edge to its holder in
+  :class:`coop.Deadlock` cycle detection; a Semaphore (any task may release it), an Event, a
+  Condition's notify, a Queue and a Barrier have none, and make no edge.
+* Inside :func:`coop.race` and :func:`coop.gather`, an acquire that wins hands its lock or
+  unit to the task waiting there, which releases it as usual; one that was not needed (a
+  race loser, a gather that failed) gives it back, as does a ``get`` its item.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ import heapq
 import itertools
 import queue as _stdlib_queue
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -127,6 +139,47 @@ def _holder_names(holders: list[Task[Any]]) -> str:
                      for h in holders)
 
 
+_get_ident = threading.get_ident
+
+
+def _bind(primitive: Any, kernel: Scheduler) -> None:
+    """``primitive`` is used by a task of ``kernel``: make it that scheduler's, or refuse.
+
+    Effects call this only when ``primitive._sched is not kernel`` (one identity test on the
+    hot path). A primitive serves the tasks of one scheduler: its waiters are parked there and
+    woken there, and a second scheduler in another thread would wake them without the first
+    ever noticing (a hang). It passes to another scheduler only once the first is done with
+    it (no task left), which is how one module-level primitive serves successive runs.
+    """
+    old = primitive._sched
+    if old is not None and old is not kernel and old._tasks and not old._closed:
+        raise _foreign_error(primitive, "a task of another scheduler")
+    primitive._sched = kernel
+    primitive._thread = _get_ident()
+
+
+def _check_thread(primitive: Any, what: str) -> None:
+    """Called when a method runs in a thread other than its scheduler's (the slow path)."""
+    old = primitive._sched
+    if old is not None and old._tasks and not old._closed:
+        raise _foreign_error(primitive, f"{what} from another thread")
+    primitive._sched = None  # that scheduler is done with it: free for the next one
+    primitive._thread = 0
+
+
+def _foreign_error(primitive: Any, how: str) -> CoopUsageError:
+    kind = type(primitive).__name__
+    ident = primitive._thread
+    thread = next((t.name for t in threading.enumerate() if t.ident == ident), str(ident))
+    return CoopUsageError(
+        f"{primitive.name} belongs to the scheduler running in thread {thread} (the first "
+        f"to use it), and was used by {how}; a coop.{kind} "
+        f"serves the tasks of one scheduler. To signal across schedulers or threads, send to "
+        f"an actor (its send() is thread-safe) or hand a call to the owning scheduler with "
+        f"scheduler.call_soon_threadsafe(fn, *args)"
+    )
+
+
 class Acquired:
     """What ``yield lock.acquire()`` (or a semaphore's) resumes the task with: a context
     manager that releases on exit, so ``with (yield lock.acquire()):`` releases on every path
@@ -193,6 +246,50 @@ def _not_a_context_manager(kind: str) -> CoopUsageError:
         f"yield: write `with (yield {kind.lower()}.acquire()):` in a generator task, or "
         f"`async with {kind.lower()}:` in an async def task"
     )
+
+
+def _missing_yield(kind: str) -> CoopUsageError:
+    name = kind.lower()
+    return CoopUsageError(
+        f"`with {name}.acquire():` is missing its yield: {name}.acquire() is an effect, and "
+        f"a task waits for an effect by yielding it. Write `with (yield {name}.acquire()):` "
+        f"in a generator task (`with (yield from {name}.acquire()):` for a typed result), or "
+        f"`async with {name}:` in an async def task"
+    )
+
+
+class _AcquireEffect(Effect[Acquired]):
+    """An effect that hands its task a resource: a lock, a semaphore unit.
+
+    It refuses the context-manager protocol with the right spelling (the forgotten ``yield``
+    is the usual mistake), and it tells :mod:`coop.structured` how its result passes from
+    the child task that acquired it to the task waiting in ``race``/``gather``
+    (``_coop_hand_over``) and how to give it back when nobody will use it
+    (``_coop_give_back``).
+    """
+
+    __slots__ = ()
+
+    def _kind(self) -> str:
+        raise NotImplementedError
+
+    def __enter__(self) -> None:
+        raise _missing_yield(self._kind())
+
+    def __exit__(self, *exc_info: object) -> None:
+        raise _missing_yield(self._kind())
+
+    def __aenter__(self) -> None:
+        raise _missing_yield(self._kind())
+
+    def __aexit__(self, *exc_info: object) -> None:
+        raise _missing_yield(self._kind())
+
+    def _coop_hand_over(self, value: Any, holder: Task[Any], to: Task[Any]) -> None:
+        raise NotImplementedError
+
+    def _coop_give_back(self, value: Any, holder: Task[Any]) -> None:
+        raise NotImplementedError
 
 
 # ---------------------------------------------------------------------- statistics
@@ -293,7 +390,7 @@ def _lock_waiters(lock: Lock) -> WaitQueue:
     return queue
 
 
-class _LockAcquire(Effect[Acquired]):
+class _LockAcquire(_AcquireEffect):
     __slots__ = ("lock", "timeout")
 
     def __init__(self, lock: Lock, timeout: float | None) -> None:
@@ -302,6 +399,8 @@ class _LockAcquire(Effect[Acquired]):
 
     def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
         lock = self.lock
+        if lock._sched is not kernel:
+            _bind(lock, kernel)
         owner = lock._owner
         if owner is None:
             lock._owner = task
@@ -320,6 +419,19 @@ class _LockAcquire(Effect[Acquired]):
             kernel.note_owned_wait(task)  # a possible edge of a wait-for cycle
             return SUSPENDED
         return _park(lock._waiters, kernel, task, self.timeout, lock._describe_wait)
+
+    def _kind(self) -> str:
+        return "Lock"
+
+    def _coop_hand_over(self, value: Any, holder: Task[Any], to: Task[Any]) -> None:
+        lock = self.lock
+        if lock._owner is holder:
+            lock._owner = to
+
+    def _coop_give_back(self, value: Any, holder: Task[Any]) -> None:
+        lock = self.lock
+        if lock._owner is holder:
+            lock._handoff()
 
     def __repr__(self) -> str:
         return f"{self.lock.name}.acquire()"
@@ -354,11 +466,14 @@ class Lock:
     """
 
     __slots__ = ("__weakref__", "_acquire", "_guard", "_name", "_owner", "_revoker",
-                 "_waiters")
+                 "_sched", "_thread", "_waiters")
 
     def __init__(self, *, name: str | None = None) -> None:
         self._name = _make_name("Lock", name)
         self._owner: Task[Any] | None = None
+        # The scheduler the lock serves (the first to use it), and the id of its thread.
+        self._sched: Scheduler | None = None
+        self._thread = 0
         self._waiters = _lock_waiters(self)
         self._guard = _LockHeld(self)
         self._acquire = _LockAcquire(self, None)
@@ -465,7 +580,7 @@ class Lock:
 # ----------------------------------------------------------------------- Semaphore
 
 
-class _SemaphoreAcquire(Effect[Acquired]):
+class _SemaphoreAcquire(_AcquireEffect):
     __slots__ = ("semaphore", "timeout")
 
     def __init__(self, semaphore: Semaphore, timeout: float | None) -> None:
@@ -474,12 +589,30 @@ class _SemaphoreAcquire(Effect[Acquired]):
 
     def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
         sem = self.semaphore
+        if sem._sched is not kernel:
+            _bind(sem, kernel)
         if sem._value > 0:
             sem._value -= 1
             holders = sem._holders
             holders[task] = holders.get(task, 0) + 1
             return sem._guard
         return _park(sem._waiters, kernel, task, self.timeout, sem._describe_wait)
+
+    def _kind(self) -> str:
+        return "Semaphore"
+
+    def _coop_hand_over(self, value: Any, holder: Task[Any], to: Task[Any]) -> None:
+        sem = self.semaphore
+        if holder in sem._holders:
+            sem._drop(holder)
+            sem._holders[to] = sem._holders.get(to, 0) + 1
+
+    def _coop_give_back(self, value: Any, holder: Task[Any]) -> None:
+        sem = self.semaphore
+        if sem._bounded and not sem._waiters and sem._value >= sem._initial:
+            return  # its unit is back already (any task may release a semaphore)
+        sem._drop(holder)
+        sem._give_back()
 
     def __repr__(self) -> str:
         return f"{self.semaphore.name}.acquire()"
@@ -510,7 +643,7 @@ class Semaphore:
     """
 
     __slots__ = ("__weakref__", "_acquire", "_guard", "_holders", "_initial", "_name",
-                 "_value", "_waiters")
+                 "_sched", "_thread", "_value", "_waiters")
 
     _bounded = False
 
@@ -520,7 +653,11 @@ class Semaphore:
         self._initial = self._value
         self._name = _make_name(kind, name)
         self._holders: dict[Task[Any], int] = {}
-        self._waiters = WaitQueue(self._describe_wait, self._holder_list)
+        self._sched: Scheduler | None = None
+        self._thread = 0
+        # No holders for the wait-for graph: a semaphore has no owner (any task, or a thread
+        # through call_soon_threadsafe, may release it), so an acquirer is no sure edge.
+        self._waiters = WaitQueue(self._describe_wait)
         self._guard = Acquired(self.release)
         self._acquire = _SemaphoreAcquire(self, None)
 
@@ -549,6 +686,9 @@ class Semaphore:
 
         A :class:`BoundedSemaphore` raises ValueError when released more often than acquired.
         """
+        thread = self._thread
+        if thread and thread != _get_ident():
+            _check_thread(self, "release()")
         waiters = self._waiters
         if self._bounded and not waiters and self._value >= self._initial:
             raise ValueError(f"{self._name} released more times than it was acquired "
@@ -589,14 +729,9 @@ class Semaphore:
 
     def _describe_wait(self) -> str:
         held = list(self._holders)
-        by = f", held by {_holder_names(held)}" if held else ""
+        # "acquired by", not "held by": any task may release a unit, not only these.
+        by = f", acquired by {_holder_names(held)}" if held else ""
         return f"{self._name} ({self._value} of {self._initial} left{by})"
-
-    def _holder_list(self) -> list[Task[Any]]:
-        # Any one holder's release would do, so a single holder is the only sure edge of
-        # a wait-for cycle.
-        holders = list(self._holders)
-        return holders if len(holders) == 1 else []
 
     def __enter__(self) -> None:
         raise _not_a_context_manager(type(self).__name__)
@@ -647,6 +782,8 @@ class _EventWait(Effect[bool]):
 
     def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
         event = self.event
+        if event._sched is not kernel:
+            _bind(event, kernel)
         if event._flag:
             return True
         return _park(event._waiters, kernel, task, self.timeout, event._describe_wait)
@@ -673,11 +810,13 @@ class Event:
     b saw the event
     """
 
-    __slots__ = ("__weakref__", "_flag", "_name", "_wait", "_waiters")
+    __slots__ = ("__weakref__", "_flag", "_name", "_sched", "_thread", "_wait", "_waiters")
 
     def __init__(self, *, name: str | None = None) -> None:
         self._name = _make_name("Event", name)
         self._flag = False
+        self._sched: Scheduler | None = None
+        self._thread = 0
         self._waiters = WaitQueue(self._describe_wait)
         self._wait = _EventWait(self, None)
 
@@ -692,6 +831,9 @@ class Event:
 
     def set(self) -> None:
         """Set the event and wake every task waiting for it (a no-op if already set)."""
+        thread = self._thread
+        if thread and thread != _get_ident():
+            _check_thread(self, "set()")
         if not self._flag:
             self._flag = True
             self._waiters.wake_all(True)
@@ -828,6 +970,8 @@ class _CondWait(Effect[Any]):
     def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
         cond = self.condition
         lock = cond._lock
+        if lock._sched is not kernel:
+            _bind(lock, kernel)
         if lock._owner is not task:
             raise CoopUsageError(
                 f"task {task.name!r} called {cond.name}.wait() without holding {lock.name}; "
@@ -1023,6 +1167,8 @@ class _Get(Effect[T]):
 
     def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
         q = self.queue
+        if q._sched is not kernel:
+            _bind(q, kernel)
         if q._buf:
             item = q._take_one()
             if q._putters._waiters or q._overflow:
@@ -1036,6 +1182,20 @@ class _Get(Effect[T]):
             getters._waiters[task] = None
             return SUSPENDED
         return _park(q._getters, kernel, task, self.timeout, q._describe_get)
+
+    def _coop_hand_over(self, value: Any, holder: Task[Any], to: Task[Any]) -> None:
+        pass  # an item has no owner
+
+    def _coop_give_back(self, value: Any, holder: Task[Any]) -> None:
+        # Taken for a race that another contender won: served next, as if never taken.
+        self.queue._revoked(value)
+
+    def __enter__(self) -> None:
+        raise CoopUsageError(f"{self.queue.name}.get() is an effect, not a context manager: "
+                             f"write `item = yield queue.get()`")
+
+    def __exit__(self, *exc_info: object) -> None:
+        raise CoopUsageError(f"{self.queue.name}.get() is not a context manager")
 
     def __repr__(self) -> str:
         return f"{self.queue.name}.get()"
@@ -1051,6 +1211,8 @@ class _Put(Effect[None]):
 
     def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
         q = self.queue
+        if q._sched is not kernel:
+            _bind(q, kernel)
         item = self.item
         getters = q._getters._waiters
         if getters:
@@ -1083,6 +1245,8 @@ class _QueueJoin(Effect[None]):
 
     def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
         q = self.queue
+        if q._sched is not kernel:
+            _bind(q, kernel)
         if q._unfinished == 0:
             return None
         return q._all_done.park(task)
@@ -1127,7 +1291,7 @@ class Queue(Generic[T]):
 
     __slots__ = ("__weakref__", "_all_done", "_buf", "_capacity", "_get", "_getters",
                  "_maxsize", "_name", "_overflow", "_put_one", "_putters", "_revoker",
-                 "_take_one", "_unfinished")
+                 "_sched", "_take_one", "_thread", "_unfinished")
 
     def __init__(self, maxsize: int = 0, *, name: str | None = None) -> None:
         kind = type(self).__name__
@@ -1136,6 +1300,8 @@ class Queue(Generic[T]):
         self._maxsize = max(maxsize, 0)
         self._capacity = maxsize if maxsize > 0 else sys.maxsize
         self._name = _make_name(kind, name)
+        self._sched: Scheduler | None = None
+        self._thread = 0
         self._buf: deque[T] | list[T] = deque()
         # The buffer's discipline as bound methods, one call on the hot path.
         self._put_one: Callable[[T], None] = self._buf.append
@@ -1207,6 +1373,9 @@ class Queue(Generic[T]):
 
     def put_nowait(self, item: T) -> None:
         """Put ``item`` without waiting; raises :class:`coop.QueueFull` if there is no room."""
+        thread = self._thread
+        if thread and thread != _get_ident():
+            _check_thread(self, "put_nowait()")
         if self._getters._waiters:
             self._unfinished += 1
             self._hand(item)
@@ -1219,6 +1388,9 @@ class Queue(Generic[T]):
     def get_nowait(self) -> T:
         """Take the next item without waiting; raises :class:`coop.QueueEmpty` if there is
         none."""
+        thread = self._thread
+        if thread and thread != _get_ident():
+            _check_thread(self, "get_nowait()")
         if self._buf:
             item = self._take_one()
             if self._putters._waiters or self._overflow:
@@ -1234,6 +1406,9 @@ class Queue(Generic[T]):
 
         Raises ValueError if called more times than items were put.
         """
+        thread = self._thread
+        if thread and thread != _get_ident():
+            _check_thread(self, "task_done()")
         if self._unfinished <= 0:
             raise ValueError(f"{self._name}.task_done() called more times than items were put")
         self._unfinished -= 1
@@ -1377,6 +1552,8 @@ class _BarrierWait(Effect[int]):
 
     def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
         barrier = self.barrier
+        if barrier._sched is not kernel:
+            _bind(barrier, kernel)
         waiters = barrier._waiters
         if len(waiters) + 1 < barrier._parties:
             return _park(waiters, kernel, task, self.timeout, barrier._describe_wait)
@@ -1414,11 +1591,14 @@ class Barrier:
     c starts at 3.0
     """
 
-    __slots__ = ("__weakref__", "_generation", "_name", "_parties", "_waiters")
+    __slots__ = ("__weakref__", "_generation", "_name", "_parties", "_sched", "_thread",
+                 "_waiters")
 
     def __init__(self, parties: int, *, name: str | None = None) -> None:
         self._parties = _check_count(parties, "Barrier(parties)", 1)
         self._name = _make_name("Barrier", name)
+        self._sched: Scheduler | None = None
+        self._thread = 0
         self._generation = 0
         self._waiters = WaitQueue(self._describe_wait)
 
