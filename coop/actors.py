@@ -347,7 +347,6 @@ class _PutWait(Effect[None]):
             raise CoopUsageError("the result of one send() was yielded twice")
         entry[1] = task
         task._parked_on = self.line
-        kernel.note_owned_wait(task)  # the receiver must act: a possible wait-for edge
         return SUSPENDED
 
     def __repr__(self) -> str:

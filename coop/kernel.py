@@ -25,6 +25,7 @@ import socket
 import sys
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 from types import CoroutineType, GeneratorType
@@ -278,13 +279,14 @@ class TimerHandle:
 
 # Threads that can never hand work to a scheduler (idle pool workers of coop's own): their being
 # alive must not suppress deadlock detection. Names starting with "coop-" are counted here too.
-_internal_threads: set[int] = set()
+# Held weakly, as the Thread objects: an ident is reused by a later thread once one has ended,
+# and a program's own thread must not be taken for one of coop's (seen: a false Deadlock).
+_internal_threads: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 
 
 def ignore_thread(thread: threading.Thread) -> None:
     """Tell deadlock detection that ``thread`` never hands work to a scheduler."""
-    if thread.ident is not None:
-        _internal_threads.add(thread.ident)
+    _internal_threads.add(thread)
 
 
 _running = threading.local()
@@ -1397,7 +1399,7 @@ def _threads_that_may_hand_in() -> list[threading.Thread]:
     """The other live threads of the program, but coop's own idle workers."""
     me = threading.get_ident()
     return [thread for thread in threading.enumerate()
-            if thread.ident != me and thread.ident not in _internal_threads
+            if thread.ident != me and thread not in _internal_threads
             and not thread.name.startswith("coop-") and thread.is_alive()]
 
 
