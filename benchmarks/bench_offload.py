@@ -23,8 +23,9 @@ Figures, all in one process, every peer measured interleaved, the median of the 
   interleaved inside one coop run (both pools warm). ``--only pmap-large`` runs just these.
 * idle CPU: the CPU time the waiting side burns (``time.thread_time`` of the thread that waits)
   while a thread sleeps 1 s, as a percentage of one core.
-* kill storm: 3,000 ``to_process`` calls of 2 ms (in rounds of 100, with 10 ms idle gaps)
-  while a thread SIGKILLs 100 random worker processes (busy, idle or starting), on coop's own
+* kill storm: 3,000 ``to_process`` calls of 10 ms (in rounds of 100, with 10 ms idle gaps)
+  while a thread SIGKILLs 100 random worker processes (busy, idle or starting; about 0.15 s
+  apart, so that most victims have started), on coop's own
   pool, a caller's forkserver ``multiprocessing.Pool`` and a ProcessPoolExecutor, each in a
   process of its own with a time limit: how many calls failed (``coop.WorkerCrashed``; the goal
   is no more than workers were killed) and how many never ended. ``--only storm`` runs just
@@ -383,7 +384,7 @@ STORM_BACKENDS = {
 
 
 def storm_work(x: int) -> int:
-    time.sleep(0.002)
+    time.sleep(0.01)
     return x
 
 
@@ -423,7 +424,9 @@ def storm_child(backend: str, calls: int, kills: int, out_path: str) -> None:
                     counts["killed"] += 1
                 except ProcessLookupError:
                     pass
-            time.sleep(rng.uniform(0.002, 0.03))
+            # About 0.15 s apart, so that most victims are past their start (a worker takes
+            # ~0.1 s to start) and hold a call, or idle, or sit in the pool's plumbing.
+            time.sleep(rng.uniform(0.05, 0.25))
 
     def one(i: int) -> Any:
         try:

@@ -54,8 +54,9 @@ functions at the top level of a module, and guard a script's entry point with
   bring results and exceptions home with their own serializer (cloudpickle): whatever the
   backend alone returns, coop returns.
 - coop keeps its own queue in front of every backend and hands a pool only as many calls as
-  it runs plus a small prefetch (twice its size; one call beyond its size for a
-  ``multiprocessing.Pool`` or Ray's pool, which cannot withdraw what they were handed). So
+  it runs plus a small prefetch (twice its size; 64 calls per thread for coop's own threads,
+  whose queued calls are withdrawn by a flag; one call beyond its size for Ray's pool or a
+  ``ThreadPool``, which cannot withdraw what they were handed). So
   cancelling or timing out a waiting task withdraws a queued call on every backend: it never
   reaches the pool. On coop's own process pool a running call is stopped by ending its
   worker (which is then replaced), never a worker that has moved on to another call.
@@ -285,7 +286,7 @@ class _Gate:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         size = max(1, backend.size)
-        self.capacity = 2 * size if backend.withdraws else size + 1
+        self.capacity = backend.depth * size if backend.withdraws else size + 1
         self.running = 0
         self.sources: deque[_Source] = deque()
 

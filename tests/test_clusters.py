@@ -179,20 +179,6 @@ def test_timing_out_on_ray_drops_the_late_result(ray_pool):
     assert coop.run(main(), processes=ray_pool) == (True, 16)
 
 
-def test_a_dead_cluster_worker_raises_worker_crashed_and_later_calls_work(cluster):
-    def main():
-        try:
-            yield coop.to_process(die)
-        except coop.WorkerCrashed as err:
-            message = str(err)
-        later = yield coop.pmap(square, range(6), chunksize=1)
-        return message, later
-
-    message, later = coop.run(main(), processes=cluster)
-    assert "to_process(die)" in message and "died" in message
-    assert later == [x * x for x in range(6)]
-
-
 def test_results_and_exceptions_of_main_and_local_classes_come_back(cluster):
     # b11: Dask and Ray pickle with cloudpickle, which sends a class defined in __main__ (a
     # script's) or inside a function by value; the outcome must come home through that same
@@ -235,3 +221,18 @@ def test_results_and_exceptions_of_main_and_local_classes_come_back(cluster):
         ("Point", 0), ("MainPoint", 1), ("Point", 2), ("MainPoint", 3)]
     assert caught == [("LocalError", True, "a local class", "RemoteTraceback"),
                       ("MainError", True, "a __main__ class", "RemoteTraceback")]
+
+
+def test_a_dead_cluster_worker_raises_worker_crashed_and_later_calls_work(cluster):
+    def main():
+        try:
+            yield coop.to_process(die)
+        except coop.WorkerCrashed as err:
+            message = str(err)
+        later = yield coop.pmap(square, range(6), chunksize=1)
+        return message, later
+
+    message, later = coop.run(main(), processes=cluster)
+    assert "to_process(die)" in message and "died" in message
+    assert later == [x * x for x in range(6)]
+
