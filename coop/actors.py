@@ -1203,7 +1203,7 @@ class Actor:
             mb.sched = sched
             mb.thread = _get_ident()
         mb.refresh()
-        sched.add_done_callback(task, self._ended)
+        sched.add_done_callback(task, self._ended, observes=True)
         if mb.maxsize:
             sched.add_closer(mb.stranded)
         return self

@@ -186,6 +186,22 @@ class WaitQueue:
         """The parked tasks, first to be woken first."""
         return list(self._waiters)
 
+    def items(self) -> list[tuple[Task[Any], Any]]:
+        """The parked tasks with their tags, first to be woken first."""
+        return list(self._waiters.items())
+
+    def __contains__(self, task: object) -> bool:
+        return task in self._waiters
+
+    def tag(self, task: Task[Any], default: Any = None) -> Any:
+        """The tag ``task`` was parked with (``default`` if it is not parked here)."""
+        return self._waiters.get(task, default)
+
+    def remove(self, task: Task[Any]) -> Any:
+        """Take ``task`` out of the queue without waking it; returns its tag (None if it was
+        not there). The caller then wakes it, or parks it elsewhere."""
+        return self._waiters.pop(task, None)
+
     def first(self) -> tuple[Task[Any], Any] | None:
         """The first waiter and its tag, without waking it."""
         for task, tag in self._waiters.items():
@@ -435,7 +451,16 @@ class Scheduler:
         self._wake_w.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._unobserved: dict[Task[Any], None] = {}
-        self._done_callbacks: dict[Task[Any], list[Callable[[Task[Any]], None]]] = {}
+        # Per task: (callback, whether it observes the outcome: a failure it sees is not
+        # reported as one nobody joined).
+        self._done_callbacks: dict[Task[Any], list[tuple[Callable[[Task[Any]], None], bool]]] = {}
+        # The task resumed last (the running one while a step runs): see current_task().
+        self._running: Task[Any] | None = None
+        # Instruments (see add_instrument): None while there are none, so that each hook site
+        # costs one test of this field; with any, the loop runs the instrumented path.
+        self._instruments: _Instruments | None = None
+        # Descriptors tasks wait on (wait_io): fd -> its waits by direction.
+        self._io: dict[int, _IOWaits] = {}
         self._interrupts = 0
         self._sigint_pending = False
         self._interrupted = False
@@ -491,24 +516,30 @@ class Scheduler:
         if not daemon:
             self._nondaemon += 1
         self._ready.append(task)
+        if self._instruments is not None:
+            self._instruments.call(self, "task_spawned", task)
         return task
 
-    def add_done_callback(self, task: Task[Any], fn: Callable[[Task[Any]], None]) -> None:
+    def add_done_callback(self, task: Task[Any], fn: Callable[[Task[Any]], None],
+                          observes: bool = False) -> None:
         """Call ``fn(task)`` in the scheduler thread as soon as ``task`` ends (at once if it has).
 
-        Links, monitors and supervisors are built on this. A callback that raises is logged and
-        does not disturb the scheduler.
+        Links, monitors, supervisors and gather are built on this. With ``observes``, the
+        callback takes charge of the outcome: a failure it sees is not also reported as one
+        nobody joined. A callback that raises is logged and does not disturb the scheduler.
         """
         if task._outcome != _PENDING:
+            if observes:
+                task._observed = True
             self._run_callback(fn, task)
         else:
-            self._done_callbacks.setdefault(task, []).append(fn)
+            self._done_callbacks.setdefault(task, []).append((fn, observes))
 
     def remove_done_callback(self, task: Task[Any], fn: Callable[[Task[Any]], None]) -> None:
         """Forget a callback added with :meth:`add_done_callback` (no error if absent)."""
         callbacks = self._done_callbacks.get(task)
-        if callbacks is not None and fn in callbacks:
-            callbacks.remove(fn)
+        if callbacks:
+            callbacks[:] = [entry for entry in callbacks if entry[0] != fn]
 
     @staticmethod
     def _run_callback(fn: Callable[[Task[Any]], None], task: Task[Any]) -> None:
@@ -544,6 +575,15 @@ class Scheduler:
         task._value = value
         task._revoke = revoke
         self._ready.append(task)
+        if self._instruments is not None:
+            self._instruments.call(self, "task_woken", task, value)
+
+    def park(self, task: Task[Any], on: Any) -> Any:
+        """Park ``task`` on ``on``, a Parkable of one's own; returns SUSPENDED (a WaitQueue
+        parks with its own ``park``). The wait is noted for wait-for cycle detection."""
+        task._parked_on = on
+        self.note_owned_wait(task)
+        return SUSPENDED
 
     def sleep_until(self, task: Task[Any], deadline: float) -> Any:
         """Park ``task`` until the clock reaches ``deadline``; returns SUSPENDED."""
@@ -743,16 +783,44 @@ class Scheduler:
             except OSError:  # the buffer is full of wake-ups already, or we are closing
                 pass
 
-    def begin_external(self) -> None:
+    def begin_external(self, call: object = None) -> None:
         """Note that a call is in flight elsewhere and will hand a result back.
 
         While any is, waiting tasks are not a deadlock and a virtual clock does not jump.
+        ``call`` (any object that stands for it) is what instruments see.
         """
         self._external += 1
+        if self._instruments is not None:
+            self._instruments.call(self, "external_begin", call)
 
-    def end_external(self) -> None:
+    def end_external(self, call: object = None) -> None:
         """Note that an external call has handed its result back (call in the scheduler thread)."""
         self._external -= 1
+        if self._instruments is not None:
+            self._instruments.call(self, "external_end", call)
+
+    # ------------------------------------------------------ looking inside
+
+    def current_task(self) -> Task[Any] | None:
+        """The task whose step is running (its code, or an effect it yielded being applied),
+        or None (in a hand-in, a timer callback, or outside run())."""
+        task = self._running
+        return task if task is not None and task._outcome == _PENDING else None
+
+    def add_instrument(self, instrument: object) -> None:
+        """Call ``instrument``'s hooks (any of :data:`INSTRUMENT_HOOKS` it defines) from now
+        on. Only the hooks it defines are called; one that raises is removed, with the error
+        logged. With no instrument the hot paths pay one test of a field."""
+        if self._instruments is None:
+            self._instruments = _Instruments()
+        self._instruments.add(instrument)
+
+    def remove_instrument(self, instrument: object) -> None:
+        """Stop calling ``instrument`` (a ValueError if it was not added)."""
+        if self._instruments is None or not self._instruments.remove(instrument):
+            raise ValueError(f"{instrument!r} is not an instrument of this scheduler")
+        if not self._instruments.instruments:
+            self._instruments = None
 
     def add_closer(self, fn: Callable[[], None]) -> None:
         """Call ``fn()`` when this scheduler's run ends (pools shut down this way)."""
@@ -803,6 +871,7 @@ class Scheduler:
             if self._interrupted:
                 raise KeyboardInterrupt
         finally:
+            self._running = None
             self._hide_tasks_from_gc(False)
             if installed is not None:
                 signal.signal(signal.SIGINT, installed)
@@ -825,7 +894,7 @@ class Scheduler:
         self._pending_coros = {} if hide else {t._coro: None for t in self._tasks.values()}
 
     def _loop(self, until_main_done: bool) -> None:
-        if self.policy is not None:
+        if self.policy is not None or self._instruments is not None:
             self._loop_with_policy(until_main_done)
             return
         ready = self._ready
@@ -840,6 +909,7 @@ class Scheduler:
         while True:
             for _ in range(len(ready)):
                 task = popleft()
+                self._running = task
                 value = task._value
                 try:
                     if value is None:
@@ -888,13 +958,15 @@ class Scheduler:
                 return
             if not ready:
                 self._poll(True)
-            elif inbox or self._sigint_pending or self._cleaning_up or (
+            elif inbox or self._sigint_pending or self._cleaning_up or self._io or (
                     (timers or bucket_keys) and self._timers_due(clock_now())):
                 self._poll(False)
+            if self._instruments is not None:  # one was added: hooks need the other loop
+                self._loop_with_policy(until_main_done)
+                return
 
     def _loop_with_policy(self, until_main_done: bool) -> None:
-        assert self.policy is not None
-        pick = self.policy.pick
+        pick = None if self.policy is None else self.policy.pick
         ready = self._ready
         # In rounds, as the FIFO loop runs, polling at the same points: so FifoPolicy gives
         # exactly the default loop's trace, and any policy sees the same points of choice.
@@ -903,7 +975,7 @@ class Scheduler:
                 self._poll(True)
                 continue
             for _ in range(len(ready)):
-                index = pick(len(ready))
+                index = 0 if pick is None else pick(len(ready))
                 if index:
                     task = ready[index]
                     del ready[index]
@@ -912,13 +984,14 @@ class Scheduler:
                 self._step(task)
                 if until_main_done and self._nondaemon == 0:
                     return
-            if ready and (self._inbox or self._sigint_pending or self._cleaning_up
+            if ready and (self._inbox or self._sigint_pending or self._cleaning_up or self._io
                           or self._timers_due(self._clock_now())):
                 self._poll(False)
 
     def _step(self, task: Task[Any]) -> None:
         """Resume one task with its pending value: the policy loop's path (the FIFO loop
         inlines the same)."""
+        self._running = task
         value = task._value
         if value is not None:
             task._value = None
@@ -931,7 +1004,10 @@ class Scheduler:
         """Resume a task whose effect completed at once, for as long as its effects do."""
         coro = task._coro
         resume = _RESUME
+        instruments = self._instruments
         while True:
+            if instruments is not None:
+                instruments.call(self, "before_step", task)
             try:
                 if value.__class__ is Throw:
                     effect = coro.throw(value.exc)
@@ -942,8 +1018,13 @@ class Scheduler:
                 else:
                     effect = coro.send(value) if resume is None else resume(coro, value)
             except BaseException as exc:
+                if instruments is not None:
+                    instruments.call(self, "after_step", task, None)
                 self._finish(task, exc)
                 return
+            if instruments is not None:
+                instruments.call(self, "after_step", task,
+                                 None if effect.__class__ is _RETURNED else effect)
             if effect is None:
                 self._ready.append(task)
                 return
@@ -955,6 +1036,8 @@ class Scheduler:
             except BaseException as exc:
                 value = _refused(task, effect, exc)
             if value is SUSPENDED:
+                if instruments is not None and task._parked_on is not None:
+                    instruments.call(self, "task_parked", task, task._parked_on)
                 return
 
     def _finish(self, task: Task[Any], exc: BaseException) -> None:
@@ -977,6 +1060,8 @@ class Scheduler:
             _TRACK(task, task._coro)  # type: ignore[misc]
         else:
             self._pending_coros.pop(task._coro, None)
+        if self._instruments is not None:
+            self._instruments.call(self, "task_exited", task)
         if self._cancelling:
             self._cancelling.pop(task, None)
             self._cleaning_up.pop(task, None)
@@ -985,8 +1070,9 @@ class Scheduler:
         if self._done_callbacks:
             callbacks = self._done_callbacks.pop(task, None)
             if callbacks:
-                task._observed = True
-                for fn in callbacks:
+                for fn, observes in callbacks:
+                    if observes:
+                        task._observed = True
                     self._run_callback(fn, task)
         joiners = task._joiners
         if joiners:
@@ -1087,9 +1173,11 @@ class Scheduler:
         With ``block`` and nothing ready, wait in the selector until the next timer or a
         hand-in, or jump a virtual clock, or raise Deadlock if nothing can ever happen.
         """
+        self._running = None  # what runs from here on (hand-ins, timers) runs in no task
         timers = self._timers
         clock = self.clock
         timeout: float | None = 0.0
+        jump_to: float | None = None
         if block and not self._inbox and not self._sigint_pending:
             deadline = self._next_deadline()  # dead timers dropped
             if deadline is not None:
@@ -1097,14 +1185,19 @@ class Scheduler:
                     if self._external:
                         timeout = None  # offloaded calls take no virtual time: wait for them
                     else:
-                        clock.advance_to(deadline)
+                        # Jump, unless a descriptor is ready now (looked at first, below):
+                        # I/O takes no virtual time either, but it must not be overtaken.
+                        jump_to = deadline
                 else:
                     timeout = min(max(0.0, deadline - self._clock_now()), _MAX_BLOCK)
             elif self._external:
                 timeout = None
             else:
                 timeout = self._check_deadlock()  # or raises Deadlock
-        if timeout != 0.0 or self._in_select_needed():
+        if timeout != 0.0 or self._io:
+            instruments = self._instruments
+            if instruments is not None and block:
+                instruments.call(self, "before_idle", timeout)
             self._in_select = True
             try:
                 if self._inbox:
@@ -1112,20 +1205,33 @@ class Scheduler:
                 events = self._selector.select(timeout)
             finally:
                 self._in_select = False
-            for key, _ in events:
+            if instruments is not None and block:
+                instruments.call(self, "after_idle")
+            for key, mask in events:
                 if key.data is None:
                     self._drain_wakeups()
+                else:
+                    self._io_ready(key.fd, key.data, mask)
+                    jump_to = None
+        if jump_to is not None:
+            clock.advance_to(jump_to)
         inbox = self._inbox
         # Only what was there when the poll began, and at most a batch of it: threads that
         # hand in without pause (an actor's send in a loop) must not keep the tasks from
         # their turns, however far ahead of the scheduler they get.
         handed_in = min(len(inbox), _HANDINS_PER_POLL)
-        for _ in range(handed_in):
-            fn, args = inbox.popleft()
-            try:
-                fn(*args)
-            except Exception:
-                log.exception("coop: a call handed in from another thread failed: %r", fn)
+        pick = None if self.policy is None else getattr(self.policy, "pick_handin", None)
+        if pick is None:
+            for _ in range(handed_in):
+                fn, args = inbox.popleft()
+                self._run_handin(fn, args)
+        elif handed_in:
+            # The choice point for what other threads hand in: the order they are applied in
+            # is the policy's (recorded and replayed by exploration), not the threads' timing.
+            batch = [inbox.popleft() for _ in range(handed_in)]
+            while batch:
+                fn, args = batch.pop(pick(len(batch)) if len(batch) > 1 else 0)
+                self._run_handin(fn, args)
         if self._stuck_since is not None and (handed_in or self._ready):
             self._stuck_since = None  # something happened: a new quiet spell starts later
             self._warned = False
@@ -1155,10 +1261,66 @@ class Scheduler:
             self._sigint_pending = False
             self._cancel_everything()
 
-    def _in_select_needed(self) -> bool:
-        # Only the wake-up socket is registered for now: a non-blocking select would find
-        # nothing the inbox does not already show.
-        return False
+    @staticmethod
+    def _run_handin(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("coop: a call handed in from another thread failed: %r", fn)
+
+    # ------------------------------------------------------------- I/O
+
+    def wait_io(self, task: Task[Any], fd: Any, readable: bool) -> Any:
+        """Park ``task`` until ``fd`` (a descriptor or an object with ``fileno()``) is
+        readable (or writable); returns SUSPENDED. One task per descriptor and direction."""
+        number = fd if isinstance(fd, int) else fd.fileno()
+        waits = self._io.get(number)
+        if waits is None:
+            waits = _IOWaits(number)
+        current = waits.reader if readable else waits.writer
+        if current is not None:
+            raise CoopUsageError(
+                f"task {current.task.name!r} already waits for file descriptor {number} to be "
+                f"{'readable' if readable else 'writable'}; one task at a time may wait on a "
+                f"descriptor in one direction (hand the data on with a coop.Queue instead)")
+        wait = _IOWait(self, task, waits, readable)
+        if readable:
+            waits.reader = wait
+        else:
+            waits.writer = wait
+        try:
+            self._register_io(waits)
+        except BaseException:
+            if readable:
+                waits.reader = None
+            else:
+                waits.writer = None
+            raise
+        task._parked_on = wait
+        self._outside_waits += 1  # a descriptor may become ready whatever the tasks do
+        return SUSPENDED
+
+    def _register_io(self, waits: _IOWaits) -> None:
+        events = ((selectors.EVENT_READ if waits.reader is not None else 0)
+                  | (selectors.EVENT_WRITE if waits.writer is not None else 0))
+        fd = waits.fd
+        registered = fd in self._io
+        if not events:
+            if registered:
+                del self._io[fd]
+                self._selector.unregister(fd)
+        elif registered:
+            self._selector.modify(fd, events, waits)
+        else:
+            self._selector.register(fd, events, waits)
+            self._io[fd] = waits
+
+    def _io_ready(self, fd: int, waits: Any, mask: int) -> None:
+        for wait, event in ((waits.reader, selectors.EVENT_READ),
+                            (waits.writer, selectors.EVENT_WRITE)):
+            if wait is not None and mask & event:
+                wait.release()
+                self.wake(wait.task)
 
     def _drain_wakeups(self) -> None:
         try:
@@ -1357,6 +1519,110 @@ class Scheduler:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: What an instrument may define; each is called with the arguments shown.
+INSTRUMENT_HOOKS = (
+    "task_spawned",    # (task): made, at the back of the ready queue
+    "before_step",     # (task): about to be resumed
+    "after_step",      # (task, effect): it yielded effect (None: a bare yield, or it ended)
+    "task_parked",     # (task, on): the effect parked it on `on` (a Parkable)
+    "task_woken",      # (task, value): made ready again with value (a Throw raises)
+    "task_exited",     # (task): it ended; task.state says how
+    "before_idle",     # (timeout): nothing is ready; about to block at most timeout s
+    "after_idle",      # (): back from blocking
+    "external_begin",  # (call): a call went to another thread, process or cluster
+    "external_end",    # (call): its result is back
+)
+
+
+class _Instruments:
+    """The installed instruments, and for each hook the bound methods that implement it."""
+
+    def __init__(self) -> None:
+        self.instruments: list[object] = []
+        self.hooks: dict[str, list[tuple[object, Callable[..., Any]]]] = {
+            name: [] for name in INSTRUMENT_HOOKS}
+
+    def add(self, instrument: object) -> None:
+        found = [name for name in INSTRUMENT_HOOKS if callable(getattr(instrument, name, None))]
+        if not found:
+            raise TypeError(f"{instrument!r} defines none of the instrument hooks "
+                            f"({', '.join(INSTRUMENT_HOOKS)})")
+        self.instruments.append(instrument)
+        for name in found:
+            self.hooks[name].append((instrument, getattr(instrument, name)))
+
+    def remove(self, instrument: object) -> bool:
+        if instrument not in self.instruments:
+            return False
+        self.instruments.remove(instrument)
+        for name in INSTRUMENT_HOOKS:
+            self.hooks[name] = [e for e in self.hooks[name] if e[0] is not instrument]
+        return True
+
+    def call(self, scheduler: Scheduler, name: str, *args: Any) -> None:
+        for instrument, hook in self.hooks[name]:
+            try:
+                hook(*args)
+            except Exception:
+                log.exception("coop: instrument %r failed in %s and has been removed",
+                              instrument, name)
+                self.remove(instrument)
+                if not self.instruments:
+                    scheduler._instruments = None
+
+
+class _IOWaits:
+    """The tasks waiting on one file descriptor: one reader and one writer at most."""
+
+    __slots__ = ("fd", "reader", "writer")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.reader: _IOWait | None = None
+        self.writer: _IOWait | None = None
+
+
+class _IOWait:
+    """What a task waiting for a descriptor to be ready is parked on."""
+
+    __slots__ = ("readable", "scheduler", "task", "waits")
+
+    def __init__(self, scheduler: Scheduler, task: Task[Any], waits: _IOWaits,
+                 readable: bool) -> None:
+        self.scheduler = scheduler
+        self.task = task
+        self.waits = waits
+        self.readable = readable
+
+    def release(self) -> None:
+        """Stop waiting: the descriptor is unregistered for this direction."""
+        waits = self.waits
+        if self.readable:
+            if waits.reader is not self:
+                return
+            waits.reader = None
+        else:
+            if waits.writer is not self:
+                return
+            waits.writer = None
+        self.scheduler._outside_waits -= 1
+        try:
+            self.scheduler._register_io(waits)
+        except (OSError, ValueError, KeyError):  # closed meanwhile: nothing left to stop
+            self.scheduler._io.pop(waits.fd, None)
+
+    # Parkable
+    def unpark(self, task: Task[Any]) -> None:
+        self.release()  # cancelled or timed out
+
+    def describe(self) -> str:
+        return (f"file descriptor {self.waits.fd} to be "
+                f"{'readable' if self.readable else 'writable'}")
+
+    def holders(self) -> list[Task[Any]]:
+        return []
 
 
 def _find_cycle(starts: list[Task[Any]]) -> list[Task[Any]] | None:

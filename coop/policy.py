@@ -11,7 +11,15 @@ from typing import Protocol
 
 
 class Policy(Protocol):
-    """Picks the index (0 = front, oldest) of the ready task to run next."""
+    """Picks the index (0 = front, oldest) of the ready task to run next.
+
+    This is the scheduler's choice point: with a policy, every decision about what runs next
+    is a call to ``pick``. A policy may also define ``pick_handin(count) -> int``: then the
+    calls other threads handed in (offloaded results, an actor's ``send`` from a thread) are
+    applied one at a time in the order it picks from the batch present when a poll begins,
+    rather than in the order the threads happened to hand them in. A policy that records its
+    answers and gives them back replays a run (see :mod:`coop.lowlevel`).
+    """
 
     def pick(self, ready_count: int) -> int: ...
 

@@ -127,7 +127,8 @@ class _Group:
         self.results = [None] * len(self.children)
         self.pending = len(self.children)
         for index, child in enumerate(self.children):
-            kernel.add_done_callback(child, functools.partial(self._child_done, index))
+            kernel.add_done_callback(child, functools.partial(self._child_done, index),
+                                     observes=True)
         if self.pending == 0 and not self.closing:
             self._close(self.results if self.mode == _ALL else None)
         if self.pending == 0:

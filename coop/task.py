@@ -6,7 +6,7 @@ import enum
 from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
-from .errors import Cancelled, CoopUsageError
+from .errors import CoopUsageError
 
 if TYPE_CHECKING:
     from .kernel import Scheduler, WaitQueue
@@ -122,6 +122,11 @@ class Task(Generic[T]):
         return self._id  # type: ignore[no-any-return]
 
     @property
+    def scheduler(self) -> Scheduler:
+        """The scheduler that runs this task."""
+        return self._scheduler
+
+    @property
     def name(self) -> str:
         """The name given at spawn, else the function's name and the task id (``worker-3``)."""
         if self._name is None:
@@ -147,6 +152,12 @@ class Task(Generic[T]):
         if parked is None or self._outcome != _PENDING:
             return None
         return self._scheduler.describe_wait(self)
+
+    @property
+    def outcome(self) -> TaskState | None:
+        """How the task ended (DONE, FAILED or CANCELLED), or None while it is pending. Unlike
+        :meth:`result`, looking does not count as observing a failure."""
+        return None if self._outcome == _PENDING else _STATE_OF_OUTCOME[self._outcome]
 
     def done(self) -> bool:
         """True once the task has returned, raised, or been cancelled."""
@@ -180,6 +191,3 @@ class Task(Generic[T]):
     def __repr__(self) -> str:
         return f"<Task {self._id} {self.name!r} {self.state}>"
 
-
-def is_cancellation(exc: BaseException) -> bool:
-    return isinstance(exc, Cancelled)
