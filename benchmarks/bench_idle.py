@@ -24,6 +24,7 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,9 @@ print(json.dumps(sched.run_main(main())))
 
 def _child(python: str, program: str, *args: str) -> float:
     out = subprocess.run([python, "-c", program, *args], capture_output=True, text=True,
-                         check=True, timeout=900, cwd=HERE.parent)
+                         check=True, timeout=900, cwd=tempfile.gettempdir())
+    # Not the repository as cwd: `python -c` puts the cwd first on sys.path, and the older
+    # interpreter would import this checkout's coop instead of its own.
     return float(json.loads(out.stdout.strip().splitlines()[-1]))
 
 

@@ -9,7 +9,8 @@ _native.select(__name__)
 
 # Each subsystem lists its public names in its own __all__; they are re-exported here so that
 # a new name needs no edit to this file.
-from . import actors, lowlevel, offload, structured, sync
+from . import actors, offload, structured, sync
+from . import lowlevel as lowlevel  # so that `coop.lowlevel` works after `import coop`
 from ._native import kernel_build
 from .actors import *  # noqa: F403
 from .clock import RealClock, VirtualClock

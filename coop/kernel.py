@@ -811,9 +811,13 @@ class Scheduler:
         """Call ``instrument``'s hooks (any of :data:`INSTRUMENT_HOOKS` it defines) from now
         on. Only the hooks it defines are called; one that raises is removed, with the error
         logged. With no instrument the hot paths pay one test of a field."""
-        if self._instruments is None:
-            self._instruments = _Instruments()
-        self._instruments.add(instrument)
+        instruments = self._instruments
+        if instruments is None:
+            # Through a local: compiled, a store to the attribute inside `if ... is None:`
+            # was checked against the narrowed type (None) and refused.
+            instruments = _Instruments()
+        instruments.add(instrument)
+        self._instruments = instruments
 
     def remove_instrument(self, instrument: object) -> None:
         """Stop calling ``instrument`` (a ValueError if it was not added)."""
@@ -893,8 +897,13 @@ class Scheduler:
         # While hidden, being untracked marks a pending task's generator (see _spawn).
         self._pending_coros = {} if hide else {t._coro: None for t in self._tasks.values()}
 
+    def _instrumented(self) -> bool:
+        # A method, not the test inline: mypy would narrow the field to None for the rest of
+        # _loop, and the compiled loop then refused to read an instrument added meanwhile.
+        return self._instruments is not None
+
     def _loop(self, until_main_done: bool) -> None:
-        if self.policy is not None or self._instruments is not None:
+        if self.policy is not None or self._instrumented():
             self._loop_with_policy(until_main_done)
             return
         ready = self._ready
@@ -961,7 +970,7 @@ class Scheduler:
             elif inbox or self._sigint_pending or self._cleaning_up or self._io or (
                     (timers or bucket_keys) and self._timers_due(clock_now())):
                 self._poll(False)
-            if self._instruments is not None:  # one was added: hooks need the other loop
+            if self._instrumented():  # one was added: its hooks need the other loop
                 self._loop_with_policy(until_main_done)
                 return
 

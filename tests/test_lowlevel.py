@@ -254,7 +254,7 @@ def test_every_hook_of_an_instrument_is_called_in_order():
                             ("after", "child", "Sleep"), ("parked", "child"),
                             ("woken", "child"), ("before", "child"),
                             ("after", "child", "NoneType"), ("exited", "child", "done")]
-    assert ("exited", "main", "done") == events[-1]
+    assert events[-1] == ("exited", "main", "done")
 
 
 def test_external_calls_are_seen_by_instruments():

@@ -90,9 +90,9 @@ def test_reacquiring_is_a_clear_error():
     lock = rwlock.RWLock("table")
 
     def main():
-        with (yield lock.write()):
-            with pytest.raises(coop.CoopUsageError, match="already holds table"):
-                yield lock.read()
+        with (yield lock.write()), pytest.raises(coop.CoopUsageError,
+                                                 match="already holds table"):
+            yield lock.read()
         return "ok"
 
     assert vrun(main()) == "ok"
