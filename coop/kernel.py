@@ -372,13 +372,21 @@ def _function_name(fn: Any) -> str:
     return str(getattr(fn, "__name__", None) or repr(fn))
 
 
+#: asyncio's source directory, once asyncio has been imported (see _is_asyncio_coroutine).
+_asyncio_dir: list[str] = []
+
+
 def _is_asyncio_coroutine(obj: Any) -> bool:
     """True for a coroutine of asyncio's own (asyncio.sleep(1), ...), which needs its loop."""
-    asyncio = sys.modules.get("asyncio")
     code = getattr(obj, "cr_code", None)
-    if asyncio is None or code is None:
+    if code is None:
         return False
-    return str(code.co_filename).startswith(os.path.dirname(str(asyncio.__file__)) + os.sep)
+    if not _asyncio_dir:  # computed once: this runs on every spawn of a coroutine
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is None:
+            return False  # not imported: nothing can be one of its coroutines
+        _asyncio_dir.append(os.path.dirname(str(asyncio.__file__)) + os.sep)
+    return str(code.co_filename).startswith(_asyncio_dir[0])
 
 
 #: Added to the error of a task that awaited asyncio's own machinery.
@@ -811,13 +819,9 @@ class Scheduler:
         """Call ``instrument``'s hooks (any of :data:`INSTRUMENT_HOOKS` it defines) from now
         on. Only the hooks it defines are called; one that raises is removed, with the error
         logged. With no instrument the hot paths pay one test of a field."""
-        instruments = self._instruments
-        if instruments is None:
-            # Through a local: compiled, a store to the attribute inside `if ... is None:`
-            # was checked against the narrowed type (None) and refused.
-            instruments = _Instruments()
-        instruments.add(instrument)
-        self._instruments = instruments
+        if self._instruments is None:
+            self._instruments = _Instruments()
+        self._instruments.add(instrument)
 
     def remove_instrument(self, instrument: object) -> None:
         """Stop calling ``instrument`` (a ValueError if it was not added)."""
@@ -1128,8 +1132,7 @@ class Scheduler:
             self._cleaning_up[task] = exc
             return effect
         self._cleaning_up.pop(task, None)
-        task._value = Throw(Cancelled(
-            "cancelled again: the task caught coop.Cancelled and went on"))
+        task._value = Throw(_cancelled_again())
         self._ready.append(task)
         return SUSPENDED
 
@@ -1152,8 +1155,7 @@ class Scheduler:
             del self._cleaning_up[task]
             if task._outcome == _PENDING:
                 self._cancelling[task] = self._cancelling.get(task, 0) + 1
-                self.cancel(task, Cancelled(
-                    "cancelled again: the task caught coop.Cancelled and went on"))
+                self.cancel(task, _cancelled_again())
 
     def _wake_joiners(self, task: Task[Any], joiners: WaitQueue) -> None:
         for waiter, quiet in joiners._waiters.items():
@@ -1286,24 +1288,18 @@ class Scheduler:
         waits = self._io.get(number)
         if waits is None:
             waits = _IOWaits(number)
-        current = waits.reader if readable else waits.writer
+        current = waits.get(readable)
         if current is not None:
             raise CoopUsageError(
                 f"task {current.task.name!r} already waits for file descriptor {number} to be "
                 f"{'readable' if readable else 'writable'}; one task at a time may wait on a "
                 f"descriptor in one direction (hand the data on with a coop.Queue instead)")
         wait = _IOWait(self, task, waits, readable)
-        if readable:
-            waits.reader = wait
-        else:
-            waits.writer = wait
+        waits.set(readable, wait)
         try:
             self._register_io(waits)
         except BaseException:
-            if readable:
-                waits.reader = None
-            else:
-                waits.writer = None
+            waits.set(readable, None)
             raise
         task._parked_on = wait
         self._outside_waits += 1  # a descriptor may become ready whatever the tasks do
@@ -1592,6 +1588,15 @@ class _IOWaits:
         self.reader: _IOWait | None = None
         self.writer: _IOWait | None = None
 
+    def get(self, readable: bool) -> _IOWait | None:
+        return self.reader if readable else self.writer
+
+    def set(self, readable: bool, wait: _IOWait | None) -> None:
+        if readable:
+            self.reader = wait
+        else:
+            self.writer = wait
+
 
 class _IOWait:
     """What a task waiting for a descriptor to be ready is parked on."""
@@ -1608,14 +1613,9 @@ class _IOWait:
     def release(self) -> None:
         """Stop waiting: the descriptor is unregistered for this direction."""
         waits = self.waits
-        if self.readable:
-            if waits.reader is not self:
-                return
-            waits.reader = None
-        else:
-            if waits.writer is not self:
-                return
-            waits.writer = None
+        if waits.get(self.readable) is not self:
+            return
+        waits.set(self.readable, None)
         self.scheduler._outside_waits -= 1
         try:
             self.scheduler._register_io(waits)
@@ -1812,6 +1812,10 @@ def _where(coro: Any) -> str:
         if frame is not None:
             return f"{frame.f_code.co_filename}:{frame.f_lineno}"
     return "an unknown line"
+
+
+def _cancelled_again() -> Cancelled:
+    return Cancelled("cancelled again: the task caught coop.Cancelled and went on")
 
 
 def _spawned_twice(coro: Any) -> ValueError:
