@@ -821,6 +821,8 @@ class Scheduler:
         logged. With no instrument the hot paths pay one test of a field."""
         if self._instruments is None:
             self._instruments = _Instruments()
+            # The FIFO loop looks for instruments after a poll only: make sure one comes.
+            self._inbox.append((_nothing, ()))
         self._instruments.add(instrument)
 
     def remove_instrument(self, instrument: object) -> None:
@@ -974,7 +976,11 @@ class Scheduler:
             elif inbox or self._sigint_pending or self._cleaning_up or self._io or (
                     (timers or bucket_keys) and self._timers_due(clock_now())):
                 self._poll(False)
-            if self._instrumented():  # one was added: its hooks need the other loop
+            else:
+                continue  # nothing was polled: no instrument can have been added
+            # Looked at only after a poll (add_instrument hands in a no-op to make one), so a
+            # round without one pays nothing for instruments.
+            if self._instrumented():
                 self._loop_with_policy(until_main_done)
                 return
 
@@ -1094,7 +1100,8 @@ class Scheduler:
             self._wake_joiners(task, joiners)
         elif task._outcome == _FAILED and not task.daemon and task is not self._main:
             self._unobserved[task] = None
-        if isinstance(exc, (SystemExit, KeyboardInterrupt)) and self._stop is None:
+        if (task._outcome == _FAILED and isinstance(exc, (SystemExit, KeyboardInterrupt))
+                and self._stop is None):  # the outcome first: most tasks just return
             # As in a program without coop: sys.exit() or a KeyboardInterrupt anywhere ends
             # the program. Every other task is cancelled (its cleanup runs), then run()
             # raises it.
@@ -1812,6 +1819,10 @@ def _where(coro: Any) -> str:
         if frame is not None:
             return f"{frame.f_code.co_filename}:{frame.f_lineno}"
     return "an unknown line"
+
+
+def _nothing() -> None:
+    pass
 
 
 def _cancelled_again() -> Cancelled:
