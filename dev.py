@@ -130,7 +130,8 @@ def test() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         main_xml, pure_xml = Path(tmp) / "main.xml", Path(tmp) / "pure.xml"
         # conftest.py prints "pytest: N tests" once they are collected.
-        counted = {**os.environ, "COOP_DEV_COUNT": "1"}
+        # COOP_EXPECT_KERNEL: test_native checks that the tests run the kernel set up here.
+        counted = {**os.environ, "COOP_DEV_COUNT": "1", "COOP_EXPECT_KERNEL": kernel}
         stage(f"pytest, on the {kernel} kernel")
         sh(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={main_xml}",
            env=counted)

@@ -64,7 +64,9 @@ def _stay_pure(why: str) -> list[Any]:
     global _why_pure
     _why_pure = why
     _say(f"{why}: installing the pure-Python kernel")
-    return []
+    # Still an extension to build: with none, setuptools skips build_ext, and the build
+    # info of an older build would stay, unexplained (OptionalBuildExt.run compiles nothing).
+    return [Extension("coop._native__mypyc", sources=[])]
 
 
 def _translate() -> list[Any]:
@@ -113,7 +115,7 @@ class OptionalBuildExt(build_ext):
             packaged.write_text(info)
 
     def run(self) -> None:
-        if not self.extensions:
+        if _why_pure is not None:
             self._write_build_info(_build_info_text({}, {}, _why_pure))
             return
         # Until this build succeeds, the runtime must not trust the binaries of an older one.

@@ -8,6 +8,7 @@ with a timeout and the test asserts that it ended.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import math
 import os
@@ -314,6 +315,42 @@ def test_spawning_one_generator_twice_before_run_is_refused():
         sched.spawn(gen)
     sched.run()
     sched.close()
+
+
+def test_a_generator_cancelled_before_it_started_is_refused_and_not_kept():
+    import weakref
+
+    def nap():
+        yield
+
+    def main():
+        gen = nap()
+        task = yield coop.spawn(gen)
+        yield coop.cancel(task)
+        with pytest.raises(ValueError, match="already finished"):
+            yield coop.spawn(gen)
+        return weakref.ref(gen)
+
+    sched = Scheduler()
+    gone = sched.run_main(main())
+    gc.collect()
+    assert gone() is None  # the double-spawn guard holds no generator once its task ended
+    sched.close()
+
+
+def test_a_started_generator_cannot_be_spawned_again():
+    def nap():
+        yield coop.sleep(1)
+
+    def main():
+        gen = nap()
+        yield coop.spawn(gen)
+        yield  # the first task starts and sleeps
+        with pytest.raises(ValueError, match="already started"):
+            yield coop.spawn(gen)
+        return "ok"
+
+    assert vrun(main()) == "ok"
 
 
 def test_a_finished_tasks_generator_is_refused_as_finished():
