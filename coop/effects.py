@@ -60,6 +60,16 @@ class Effect(Generic[T]):
         return (yield self)  # type: ignore[no-any-return]
 
 
+def check_int(value: object, what: str, minimum: int = 0) -> int:
+    """``value`` if it is an int (not a bool) of at least ``minimum``; else TypeError or
+    ValueError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} takes an int, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{what} must be >= {minimum}, got {value}")
+    return value
+
+
 # Seconds are typed SupportsFloat, not float, where users pass them: compiled, a float
 # parameter is checked by mypyc on entry, with its own message and letting True through.
 def _check_seconds(seconds: object, what: str) -> float:

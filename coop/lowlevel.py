@@ -48,7 +48,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .effects import Effect
+from .effects import Effect, check_int
+from .effects import _check_seconds as check_seconds
 from .errors import CoopUsageError
 from .kernel import (
     INSTRUMENT_HOOKS,
@@ -58,17 +59,24 @@ from .kernel import (
     TimerHandle,
     WaitQueue,
     check_runnable,
+    ignore_thread,
     running_scheduler,
 )
 from .task import Runnable, Task, TaskState, Throw
+from .task_effects import Cancel, Join
 
 __all__ = [
     "INSTRUMENT_HOOKS",
     "SUSPENDED",
+    "Cancel",
+    "Effect",
+    "Join",
     "Parkable",
+    "Runnable",
     "Scheduler",
     "Task",
     "TaskState",
+    "Throw",
     "TimerHandle",
     "WaitQueue",
     "add_done_callback",
@@ -77,15 +85,21 @@ __all__ = [
     "begin_outside_wait",
     "call_at",
     "call_soon_threadsafe",
+    "check_int",
+    "check_runnable",
+    "check_seconds",
     "current_scheduler",
     "current_task",
     "end_external",
     "end_outside_wait",
+    "ignore_thread",
+    "note_owned_wait",
     "park",
     "remove_done_callback",
     "remove_instrument",
     "reschedule",
     "reschedule_throw",
+    "running_scheduler",
     "set_deadline",
     "spawn_system_task",
     "wait_readable",
@@ -115,6 +129,14 @@ def current_task() -> Task[Any]:
         raise CoopUsageError("no task is running: this is a callback the scheduler runs "
                              "between tasks (a hand-in, a timer); pass the task in instead")
     return task
+
+
+def note_owned_wait(task: Task[Any]) -> None:
+    """Tell deadlock detection that ``task`` has just parked on something of one's own whose
+    ``holders()`` may name tasks (an owner, a joined task). :func:`park` on a
+    :class:`WaitQueue` made with ``holders=`` does it; a wait-for cycle is looked for only
+    from these waits until no other thread is alive."""
+    task.scheduler.note_owned_wait(task)
 
 
 def park(task: Task[Any], on: Any, tag: Any = None) -> Any:
