@@ -8,7 +8,8 @@ import coop
 
 # The compiled kernel's modules have no Python source to take doctests from; their doctests
 # run in the test command's pure-Python pass (COOP_PURE=1), which loads these very files.
-collect_ignore = ([f"coop/{name}.py" for name in coop._native.COMPILED_MODULES]
+_native = coop._native
+collect_ignore = ([f"coop/{_native.BUILT_FROM[name]}" for name in _native.COMPILED_MODULES]
                   if coop.kernel_build() == "compiled" else [])
 
 

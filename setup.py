@@ -1,7 +1,7 @@
 """Builds coop's compiled kernel with mypyc when it can; coop runs as pure Python when it cannot.
 
-``pip install .`` (or ``-e .``) compiles ``coop/task.py`` and ``coop/kernel.py`` into C
-extensions beside them and records the sources' digests in ``coop/_build_info.py``. At import,
+``pip install .`` (or ``-e .``) compiles the modules of ``coop/_core/`` into C extensions
+beside them and records the sources' digests in ``coop/_build_info.py``. At import,
 ``coop/_native.py`` uses the compiled modules only if those digests still match the sources, so
 an edited kernel.py runs as written until the next install. A missing compiler, a failed
 compile or ``COOP_PURE=1`` at install leaves a working pure-Python coop, never a failed install,
@@ -29,8 +29,9 @@ from setuptools.command.sdist import sdist
 ROOT = Path(__file__).resolve().parent
 # What the compiled build is made of, from its one list in coop/_native.py.
 _NATIVE = runpy.run_path(str(ROOT / "coop" / "_native.py"))
-COMPILED = tuple(f"coop/{name}.py" for name in _NATIVE["COMPILED_MODULES"])
+COMPILED = tuple(f"coop/{_NATIVE['BUILT_FROM'][name]}" for name in _NATIVE["COMPILED_MODULES"])
 C_HELPER = _NATIVE["C_HELPER"]
+C_HELPER_SOURCE = f"coop/{_NATIVE['BUILT_FROM'][C_HELPER]}"
 BUILD_INFO = ROOT / "coop" / "_build_info.py"
 
 
@@ -82,7 +83,7 @@ def _translate() -> list[Any]:
         extensions = list(mypycify(list(COMPILED), opt_level="3", group_name="coop._native"))
     except BaseException as exc:  # mypyc reports type errors by SystemExit
         return _stay_pure(f"mypyc could not translate the kernel at install ({exc!r})")
-    return [*extensions, Extension(f"coop.{C_HELPER}", [f"coop/{C_HELPER}.c"])]
+    return [*extensions, Extension(f"coop.{C_HELPER}", [C_HELPER_SOURCE])]
 
 
 def _build_info_text(sources: dict[str, str], class_docs: dict[str, dict[str, str]],
@@ -130,7 +131,8 @@ class OptionalBuildExt(build_ext):
             return
         digests = {name: _digest(ROOT / "coop" / source)
                    for name, source in _NATIVE["BUILT_FROM"].items()}
-        docs = {Path(p).stem: _class_docstrings(ROOT / p) for p in COMPILED}
+        docs = {name: _class_docstrings(ROOT / "coop" / _NATIVE["BUILT_FROM"][name])
+                for name in _NATIVE["COMPILED_MODULES"]}
         self._write_build_info(_build_info_text(digests, docs, None))
         _say("compiled kernel built (mypyc)")
 
@@ -139,7 +141,7 @@ class SourcesOnlySdist(sdist):
     """An sdist of the sources as they are: nothing translated, compiled or deleted.
 
     The stock command finalizes build_ext to list the extensions' sources, which would run
-    mypyc and list its generated C; coop/_resume.c is in MANIFEST.in instead, and mypyc
+    mypyc and list its generated C; coop/_core/_resume.c is in MANIFEST.in instead, and mypyc
     generates the rest where the sdist is installed.
     """
 

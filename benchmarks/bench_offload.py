@@ -437,7 +437,7 @@ def storm_child(backend: str, calls: int, kills: int, out_path: str) -> None:
 
     def main() -> Any:
         thread = threading.Thread(target=killer, daemon=True)
-        coop.kernel.ignore_thread(thread)
+        coop.lowlevel.ignore_thread(thread)
         thread.start()
         for start in range(0, calls, 100):
             yield coop.gather(*[one(i) for i in range(start, min(calls, start + 100))])

@@ -44,7 +44,7 @@ HERE = Path(__file__).resolve().parent
 ensure_repo_on_path()
 
 import coop  # noqa: E402
-from coop.kernel import WaitQueue  # noqa: E402
+from coop.lowlevel import WaitQueue  # noqa: E402
 
 try:
     import trio

@@ -14,17 +14,15 @@ from . import lowlevel as lowlevel  # so that `coop.lowlevel` works after `impor
 from ._native import kernel_build
 from .actors import *  # noqa: F403
 from .clock import RealClock, VirtualClock
-from .effects import Effect, current_task, now, sleep, spawn
+from .effects import Effect, cancel, current_task, join, now, sleep, spawn
 from .errors import Cancelled, CoopUsageError, Deadlock, Timeout, WorkerCrashed
-from .kernel import Scheduler, WaitQueue
+from .lowlevel import Scheduler, Task, TaskState, WaitQueue
 from .offload import *  # noqa: F403
 from .policy import FifoPolicy, RandomPolicy
 from .runner import run
 from .signals import wait_signal
 from .structured import *  # noqa: F403
 from .sync import *  # noqa: F403
-from .task import Task, TaskState
-from .task_effects import cancel, join
 
 __all__ = [
     "Cancelled",

@@ -1,6 +1,6 @@
 """Chooses the kernel before anything imports it: compiled (mypyc) or pure Python.
 
-setup.py compiles ``task.py`` and ``kernel.py`` into C extensions beside them and records the
+setup.py compiles the modules of ``coop/_core/`` into C extensions beside them and records the
 digests of the sources it compiled in ``_build_info.py``. The import system would load an
 extension ahead of the ``.py`` file whatever its age, so this module decides instead: the
 compiled modules run only when they were built from the sources now on disk; otherwise (or with
@@ -22,12 +22,17 @@ from types import ModuleType
 
 # The one list of what the compiled build is made of: setup.py and dev.py read these names
 # from this file (with runpy, without importing coop).
-#: The modules mypyc compiles, in import order (kernel imports task, effects imports both).
-COMPILED_MODULES = ("task", "kernel", "effects")
+#: The modules mypyc compiles (names within the package), in import order: each imports only
+#: those before it at run time.
+COMPILED_MODULES = ("_core._task", "_core._waitqueue", "_core._timers", "_core._cext",
+                    "_core._checks", "_core._cancelling", "_core._deadlock",
+                    "_core._instruments", "_core._io", "_core._run", "_core._effects")
 #: The compiled kernel's C helper (see its comment), built with it and only with it.
-C_HELPER = "_resume"
-#: Every extension of the compiled build and the source file it is built from.
-BUILT_FROM = {**{name: f"{name}.py" for name in COMPILED_MODULES}, C_HELPER: f"{C_HELPER}.c"}
+C_HELPER = "_core._resume"
+#: Every extension of the compiled build and the source file it is built from (relative to
+#: the package directory).
+BUILT_FROM = {**{name: name.replace(".", "/") + ".py" for name in COMPILED_MODULES},
+              C_HELPER: C_HELPER.replace(".", "/") + ".c"}
 
 #: Where setup.py records a build (its digests, or why the kernel stayed pure).
 MISSING_BUILD_INFO = "coop/_build_info.py"
@@ -52,7 +57,8 @@ def _reason_to_stay_pure(package: str) -> str | None:
         return f"the compiled kernel was not built: {why_not_built}"
     sources: dict[str, str] = getattr(build_info, "SOURCES", {})
     for name, source_name in BUILT_FROM.items():
-        if not any((_HERE / f"{name}{suffix}").exists() for suffix in EXTENSION_SUFFIXES):
+        stem = _HERE / name.replace(".", "/")
+        if not any(stem.with_name(stem.name + suffix).exists() for suffix in EXTENSION_SUFFIXES):
             return f"the compiled coop.{name} is missing"
         source = _HERE / source_name
         if source.exists() and hashlib.sha256(source.read_bytes()).hexdigest() != sources.get(name):
@@ -69,7 +75,7 @@ def _build_info(package: str) -> ModuleType | None:
 
 
 def select(package: str) -> None:
-    """Import the kernel modules as ``package.task`` / ``package.kernel``, compiled or not."""
+    """Import the kernel's modules (``package._core._run``, ...), compiled or not."""
     global why_pure
     why_pure = _reason_to_stay_pure(package)
     if why_pure is None:
@@ -81,9 +87,11 @@ def select(package: str) -> None:
             why_pure = f"the compiled kernel did not load ({exc})"
             for name in COMPILED_MODULES:
                 sys.modules.pop(f"{package}.{name}", None)
+    importlib.import_module(f"{package}._core")  # the subpackage itself is plain Python
     for name in COMPILED_MODULES:
-        module = _load_source(f"{package}.{name}", _HERE / f"{name}.py")
-        setattr(sys.modules[package], name, module)  # as the import system does
+        module = _load_source(f"{package}.{name}", _HERE / BUILT_FROM[name])
+        parent, _, leaf = f"{package}.{name}".rpartition(".")
+        setattr(sys.modules[parent], leaf, module)  # as the import system does
 
 
 def _load_source(full_name: str, path: Path, package_dir: Path | None = None) -> ModuleType:
@@ -140,9 +148,9 @@ def kernel_build() -> str:
     """Which kernel this process runs: ``"compiled"`` (mypyc) or ``"pure Python: <why>"``.
 
     Both behave the same; the compiled one switches tasks, spawns and wakes faster. The pure
-    one runs when ``COOP_PURE=1`` is set, when there was no C compiler at install, or when
-    ``coop/kernel.py`` or ``coop/task.py`` were edited after the install (until the next
-    ``pip install``), and the text after the colon says which.
+    one runs when ``COOP_PURE=1`` is set, when there was no C compiler at install, or when a
+    file of ``coop/_core/`` was edited after the install (until the next ``pip install``), and
+    the text after the colon says which.
 
     >>> coop.kernel_build().split(":")[0] in ("compiled", "pure Python")
     True

@@ -48,22 +48,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .effects import Effect, check_int
-from .effects import _check_seconds as check_seconds
+from ._core._checks import check_runnable
+from ._core._deadlock import ignore_thread
+from ._core._effects import Effect, check_int, check_seconds
+from ._core._instruments import INSTRUMENT_HOOKS
+from ._core._run import Scheduler, running_scheduler
+from ._core._task import Runnable, Task, TaskState, Throw
+from ._core._task_effects import Cancel, Join
+from ._core._timers import TimerHandle
+from ._core._waitqueue import SUSPENDED, Parkable, WaitQueue
 from .errors import CoopUsageError
-from .kernel import (
-    INSTRUMENT_HOOKS,
-    SUSPENDED,
-    Parkable,
-    Scheduler,
-    TimerHandle,
-    WaitQueue,
-    check_runnable,
-    ignore_thread,
-    running_scheduler,
-)
-from .task import Runnable, Task, TaskState, Throw
-from .task_effects import Cancel, Join
 
 __all__ = [
     "INSTRUMENT_HOOKS",
@@ -139,7 +133,7 @@ def note_owned_wait(task: Task[Any]) -> None:
     task.scheduler.note_owned_wait(task)
 
 
-def park(task: Task[Any], on: Any, tag: Any = None) -> Any:
+def park(task: Task[Any], on: Any, tag: Any = None, *, owned: bool = False) -> Any:
     """Park ``task`` on ``on`` (a :class:`WaitQueue`, or any :class:`Parkable`); returns
     :data:`SUSPENDED`, which the effect returns from ``_coop_apply``.
 
@@ -147,10 +141,12 @@ def park(task: Task[Any], on: Any, tag: Any = None) -> Any:
     first, the kernel calls ``on.unpark(task)`` (after offering ``on.interrupt(task, exc)``,
     if defined, the chance to take the interruption over). ``on.holders()`` names the tasks
     that must act before the wait can end, for wait-for cycles; a WaitQueue uses ``tag``.
+    Pass ``owned=True`` when they may name any (an owner, a joined task): cycles are looked
+    for from such waits (a WaitQueue made with ``holders=`` knows it itself).
     """
     if on.__class__ is WaitQueue:
         return on.park(task, tag)
-    return task.scheduler.park(task, on)
+    return task.scheduler.park(task, on, owned)
 
 
 def reschedule(task: Task[Any], value: Any = None, *,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from .kernel import Scheduler
+from .lowlevel import Runnable, Scheduler
 from .offload import configure
 from .policy import Policy
-from .task import Runnable
 
 T = TypeVar("T")
 

@@ -12,13 +12,11 @@ import signal
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .effects import Effect
 from .errors import CoopUsageError
-from .kernel import SUSPENDED
-from .task import Task
+from .lowlevel import Effect, Task
 
 if TYPE_CHECKING:
-    from .kernel import Scheduler
+    from .lowlevel import Scheduler
 
 __all__ = ["wait_signal"]
 
@@ -62,18 +60,18 @@ class _Waiter:
 class _SignalWaits:
     """The signal waits of one scheduler, and the handlers they displaced."""
 
-    def __init__(self, kernel: Scheduler) -> None:
-        self.kernel = kernel
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
         self.waiters: dict[int, list[_Waiter]] = {}
         self.displaced: dict[int, Any] = {}
-        kernel.add_closer(self.restore_all)
+        scheduler.add_closer(self.restore_all)
 
     def add(self, waiter: _Waiter) -> None:
         for signum in waiter.signums:
             if signum not in self.displaced:
                 self.displaced[signum] = signal.signal(signum, self._arrived)
             self.waiters.setdefault(signum, []).append(waiter)
-        self.kernel.begin_outside_wait()
+        self.scheduler.begin_outside_wait()
 
     def remove(self, waiter: _Waiter) -> None:
         for signum in waiter.signums:
@@ -83,17 +81,17 @@ class _SignalWaits:
             if not waiting:
                 self.waiters.pop(signum, None)
                 self._put_back(signum)
-        self.kernel.end_outside_wait()
+        self.scheduler.end_outside_wait()
 
     def _arrived(self, signum: int, frame: Any) -> None:
         # A signal handler runs in the main thread between two bytecodes of whatever was
         # running, kernel bookkeeping included: hand the delivery in like another thread would.
-        self.kernel.call_soon_threadsafe(self._deliver, signum)
+        self.scheduler.call_soon_threadsafe(self._deliver, signum)
 
     def _deliver(self, signum: int) -> None:
         for waiter in list(self.waiters.get(signum, [])):
             self.remove(waiter)
-            self.kernel.wake(waiter.task, signal.Signals(signum))
+            self.scheduler.wake(waiter.task, signal.Signals(signum))
 
     def _put_back(self, signum: int) -> None:
         previous = self.displaced.pop(signum, None)
@@ -112,7 +110,7 @@ class WaitSignal(Effect[signal.Signals]):
     def __init__(self, signums: tuple[signal.Signals, ...]) -> None:
         self.signums = signums
 
-    def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
+    def _coop_apply(self, scheduler: Scheduler, task: Task[Any]) -> Any:
         if threading.current_thread() is not threading.main_thread():
             raise CoopUsageError(
                 "coop.wait_signal works only in a scheduler running in the main thread (Python "
@@ -120,13 +118,12 @@ class WaitSignal(Effect[signal.Signals]):
                 "have the main thread's handler hand the news in with "
                 "scheduler.call_soon_threadsafe(...)"
             )
-        registry = kernel.services.get("signals")
+        registry = scheduler.services.get("signals")
         if registry is None:
-            registry = kernel.services["signals"] = _SignalWaits(kernel)
+            registry = scheduler.services["signals"] = _SignalWaits(scheduler)
         waiter = _Waiter(registry, task, self.signums)
         registry.add(waiter)
-        task._parked_on = waiter
-        return SUSPENDED
+        return scheduler.park(task, waiter)
 
     def __repr__(self) -> str:
         return f"coop.wait_signal({', '.join(s.name for s in self.signums)})"

@@ -24,19 +24,27 @@ effect without them (``sleep``, ``Event.wait``, ``Queue.put``) just completes.
 
 from __future__ import annotations
 
+import enum
 import functools
 import inspect
 import logging
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .effects import Effect, _check_seconds
 from .errors import Timeout
-from .kernel import SUSPENDED, TimerHandle, check_runnable
-from .task import _DONE, Task, Throw
+from .lowlevel import (
+    SUSPENDED,
+    Effect,
+    Task,
+    TaskState,
+    Throw,
+    TimerHandle,
+    check_runnable,
+    check_seconds,
+)
 
 if TYPE_CHECKING:
-    from .kernel import Scheduler
+    from .lowlevel import Scheduler
 
 __all__ = ["gather", "race", "timeout"]
 
@@ -44,7 +52,13 @@ log = logging.getLogger("coop")
 
 T = TypeVar("T")
 
-_ALL, _FIRST, _ONLY = "gather", "race", "timeout"
+
+class _Mode(enum.StrEnum):
+    """What a group waits for: every child, the first to finish, or its only child."""
+
+    ALL = "gather"
+    FIRST = "race"
+    ONLY = "timeout"
 
 
 def _run_effect(effect: Effect[T]) -> Generator[Any, Any, T]:
@@ -71,6 +85,9 @@ def _handing_over(item: Any) -> Any:
     return None
 
 
+# The two hooks are the hand-over protocol this module defines (see above), named like the
+# effect protocol's _coop_apply: calling them uses the protocol and reaches into nothing. SLF001
+# cannot tell; flake8-self's ignore-names could list the _coop_ hooks.
 def _hand_over(effect: Any, value: Any, holder: Task[Any], to: Task[Any]) -> None:
     try:
         effect._coop_hand_over(value, holder, to)
@@ -93,15 +110,14 @@ class _Group:
     exception only once every one of them has finished.
     """
 
-    __slots__ = ("kernel", "caller", "mode", "children", "results", "pending", "outcome",
-                 "closing", "parked", "timer", "label", "effects", "kept")
+    __slots__ = ("scheduler", "caller", "mode", "children", "results", "pending", "outcome",
+                 "closing", "parked", "timer", "effects", "kept")
 
-    def __init__(self, kernel: Scheduler, caller: Task[Any], mode: str, label: str,
+    def __init__(self, scheduler: Scheduler, caller: Task[Any], mode: _Mode,
                  effects: list[Any]) -> None:
-        self.kernel = kernel
+        self.scheduler = scheduler
         self.caller = caller
         self.mode = mode
-        self.label = label
         # Per child, the effect it runs if that effect may hand a resource over, else None.
         self.effects = effects
         # Results handed over to the caller, as (effect, value): given back if the caller
@@ -117,51 +133,54 @@ class _Group:
         self.timer: TimerHandle | None = None
 
     def start(self, work: list[Any]) -> Any:
-        kernel = self.kernel
+        scheduler = self.scheduler
         daemon = self.caller.daemon  # a daemon's helpers must not keep run() going either
         for item in work:
-            child = item if isinstance(item, Task) else kernel._spawn(item, None, daemon)
-            if child._scheduler is not kernel:
+            child = item if isinstance(item, Task) else scheduler.spawn(item, None, daemon)
+            if child.scheduler is not scheduler:
                 raise ValueError(f"{self.mode}: {child!r} belongs to another scheduler")
             self.children.append(child)
         self.results = [None] * len(self.children)
         self.pending = len(self.children)
         for index, child in enumerate(self.children):
-            kernel.add_done_callback(child, functools.partial(self._child_done, index),
-                                     observes=True)
+            scheduler.add_done_callback(child, functools.partial(self._child_done, index),
+                                        observes=True)
         if self.pending == 0 and not self.closing:
-            self._close(self.results if self.mode == _ALL else None)
+            self._close(self.results if self.mode is _Mode.ALL else None)
         if self.pending == 0:
             return self._deliver_now()
         self.parked = True
-        self.caller._parked_on = self
-        self.kernel.note_owned_wait(self.caller)  # it waits for its children
-        return SUSPENDED
+        return scheduler.park(self.caller, self, True)  # owned: it waits for its children
 
     def _child_done(self, index: int, child: Task[Any]) -> None:
         self.pending -= 1
+        done = child.outcome is TaskState.DONE
+        value = child.result() if done else None
         effect = self.effects[index] if self.effects else None
-        if effect is not None and child._outcome == _DONE:
+        if effect is not None and done:
             if self.closing:
-                _give_back(effect, child._result, child)  # got it too late: nobody wants it
+                _give_back(effect, value, child)  # got it too late: nobody wants it
             else:
-                _hand_over(effect, child._result, child, self.caller)
-                self.kept.append((effect, child._result))
+                _hand_over(effect, value, child, self.caller)
+                self.kept.append((effect, value))
         if not self.closing:
-            if child._outcome == _DONE:
-                if self.mode == _ALL:
-                    self.results[index] = child._result
+            if done:
+                if self.mode is _Mode.ALL:
+                    self.results[index] = value
                     if self.pending == 0:
                         self._close(self.results)
-                elif self.mode == _FIRST:
-                    self._close((index, child._result))
+                elif self.mode is _Mode.FIRST:
+                    self._close((index, value))
                 else:
-                    self._close(child._result)
+                    self._close(value)
             else:
-                self._close(Throw(child._result))  # the first failure wins; the rest are cut
+                exc = child.exception()
+                assert exc is not None  # it raised or was cancelled
+                self._close(Throw(exc))  # the first failure wins; the rest are cut
         if self.pending == 0 and self.closing and self.parked:
             self.parked = False
-            self.kernel.wake(self.caller, self.outcome, self._revoked if self.kept else None)
+            self.scheduler.wake(self.caller, self.outcome,
+                                self._revoked if self.kept else None)
 
     def _revoked(self, outcome: Any) -> None:
         # The caller was cancelled after being woken with the outcome, before it ran.
@@ -181,7 +200,7 @@ class _Group:
         if self.timer is not None:
             self.timer.cancel()
         for child in self.children:
-            self.kernel.cancel(child)
+            self.scheduler.cancel(child)
 
     def _deliver_now(self) -> Any:
         if self.outcome.__class__ is Throw:
@@ -214,7 +233,7 @@ class _Group:
 
     def describe(self) -> str:
         running = [c.name for c in self.children if not c.done()]
-        return f"{self.label} of {', '.join(running) or 'nothing'}"
+        return f"{self.mode} of {', '.join(running) or 'nothing'}"
 
     def holders(self) -> list[Task[Any]]:
         return [c for c in self.children if not c.done()]
@@ -227,8 +246,8 @@ class Gather(Effect[list[Any]]):
         self.work = [_as_work(item, "coop.gather") for item in work]
         self.effects = [_handing_over(item) for item in work]
 
-    def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
-        return _Group(kernel, task, _ALL, "gather", self.effects).start(self.work)
+    def _coop_apply(self, scheduler: Scheduler, task: Task[Any]) -> Any:
+        return _Group(scheduler, task, _Mode.ALL, self.effects).start(self.work)
 
     # Nested in another gather or race: pass each result's hand-over on.
     def _coop_hand_over(self, value: Any, holder: Task[Any], to: Task[Any]) -> None:
@@ -268,8 +287,8 @@ class Race(Effect[tuple[int, Any]]):
         self.work = [_as_work(item, "coop.race") for item in work]
         self.effects = [_handing_over(item) for item in work]
 
-    def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
-        return _Group(kernel, task, _FIRST, "race", self.effects).start(self.work)
+    def _coop_apply(self, scheduler: Scheduler, task: Task[Any]) -> Any:
+        return _Group(scheduler, task, _Mode.FIRST, self.effects).start(self.work)
 
     def _coop_hand_over(self, value: Any, holder: Task[Any], to: Task[Any]) -> None:
         effect = self.effects[value[0]]
@@ -303,7 +322,7 @@ class TimeoutEffect(Effect[T]):
     __slots__ = ("seconds", "work")
 
     def __init__(self, seconds: float | None, work: Any) -> None:
-        self.seconds = None if seconds is None else _check_seconds(seconds, "coop.timeout")
+        self.seconds = None if seconds is None else check_seconds(seconds, "coop.timeout")
         if isinstance(work, (Effect, Task)):
             self.work = work
         elif inspect.isgenerator(work) or inspect.iscoroutine(work):
@@ -314,21 +333,24 @@ class TimeoutEffect(Effect[T]):
                 f"queue.get(), ...), a generator, a coroutine or a Task; got {work!r}"
             )
 
-    def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
+    def _coop_apply(self, scheduler: Scheduler, task: Task[Any]) -> Any:
         seconds = self.seconds
         work = self.work
         if isinstance(work, Effect):
-            # A single wait needs no child task: arm a deadline on the wait itself.
-            value = work._coop_apply(kernel, task)
-            if value is SUSPENDED and task._parked_on is not None and seconds is not None:
-                kernel.set_deadline(task, kernel.clock.now() + seconds,
-                                    lambda: Timeout(f"timed out after {seconds:g} s"))
+            # A single wait needs no child task: arm a deadline on the wait itself. Only if
+            # the task did park: an effect may suspend it with no wait (sleep(0) requeues it),
+            # and a deadline left on it then would strike a later wait. Applying the effect
+            # here is what the kernel does when a task yields one (lowlevel has no call for it).
+            value = work._coop_apply(scheduler, task)
+            if value is SUSPENDED and seconds is not None and task.state is TaskState.WAITING:
+                scheduler.set_deadline(task, scheduler.now() + seconds,
+                                       lambda: Timeout(f"timed out after {seconds:g} s"))
             return value
-        group = _Group(kernel, task, _ONLY, "timeout", [])
+        group = _Group(scheduler, task, _Mode.ONLY, [])
         value = group.start([work])
         if value is SUSPENDED and seconds is not None:
-            group.timer = kernel.call_at(kernel.clock.now() + seconds, group.deadline_passed,
-                                         seconds)
+            group.timer = scheduler.call_at(scheduler.now() + seconds, group.deadline_passed,
+                                            seconds)
         return value
 
     # A timeout over an effect applies it in the caller itself: a resource is the caller's

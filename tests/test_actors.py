@@ -668,6 +668,42 @@ def test_reply_from_another_os_thread_wakes_the_asker():
     assert coop.run(main()) == 42
 
 
+
+def test_a_reply_from_another_thread_to_an_asker_cancelled_meanwhile_is_dropped(caplog):
+    class Late(coop.Actor):
+        def run(self):
+            request = yield self.recv()
+            answered = threading.Event()
+            yield coop.to_thread(asker_gone.wait)
+
+            def answer():
+                request.reply("too late")
+                answered.set()
+
+            threading.Thread(target=answer).start()
+            yield coop.to_thread(answered.wait)
+            yield coop.sleep(0.01)  # the hand-in of the reply runs meanwhile
+
+    asker_gone = threading.Event()
+
+    def main():
+        late = Late().start()
+
+        def asker():
+            return (yield late.ask("q"))
+
+        task = yield coop.spawn(asker())
+        yield coop.sleep(0.01)
+        yield coop.cancel(task)
+        asker_gone.set()
+        yield late.join()
+        return task.state
+
+    with caplog.at_level(logging.ERROR, logger="coop"):
+        assert coop.run(main()) == coop.TaskState.CANCELLED
+    assert not caplog.text
+
+
 # ------------------------------------------------------------------- bounded mailboxes
 
 
@@ -1029,6 +1065,100 @@ def test_a_crash_nobody_watches_is_reported_and_a_joined_one_is_not(caplog):
     with caplog.at_level(logging.ERROR, logger="coop"):
         coop.run(joined())
     assert "nobody joined" not in caplog.text
+
+
+
+def test_monitor_finds_the_actor_whose_code_calls_it_and_only_that():
+    class Watcher(coop.Actor):
+        def run(self):
+            return (yield from self.watch())  # called from a helper the actor yields from
+
+        def watch(self):
+            target = Crashes().start()
+            ref = coop.monitor(target)
+            target.send("go")
+            down = yield self.recv()
+            return ref.watcher is self, down.actor is target
+
+    class Spawner(coop.Actor):
+        def run(self):
+            other = Collector().start()
+
+            def helper():  # a task of its own: not the actor's code
+                coop.monitor(other)
+                yield
+
+            task = yield coop.spawn(helper())
+            with pytest.raises(coop.CoopUsageError, match="outside an actor"):
+                yield coop.join(task)
+            other.close()
+
+    def main():
+        spawner = Spawner().start()
+        result = yield Watcher().start().join()
+        yield spawner.join()
+        return result
+
+    assert coop.run(main()) == (True, True)
+
+
+def test_a_task_has_its_actors_name_from_the_moment_it_is_spawned():
+    class Names:
+        def __init__(self):
+            self.seen = []
+
+        def task_spawned(self, task):
+            self.seen.append(task.name)
+
+    names = Names()
+
+    def main():
+        coop.lowlevel.add_instrument(names)
+        a, b = Collector().start(), Collector(name="bob").start()
+        for actor in (a, b):
+            actor.close()
+            yield actor.join()
+        return a.task.name, b.task.name
+
+    assert coop.run(main()) == ("Collector-2", "bob")
+    assert names.seen == ["Collector-2", "bob"]
+
+
+def test_a_crash_a_link_or_a_monitor_took_charge_of_is_not_reported(caplog):
+    def main():
+        linked, peer = Crashes().start(), Collector().start()
+        coop.link(linked, peer)
+        watched, watcher = Crashes().start(), Collector().start()
+        coop.monitor(watched, watcher)
+        linked.send("go")
+        watched.send("go")
+        yield coop.sleep(0.01)
+        for actor in (linked, peer, watched):
+            assert actor.task.done()
+        watcher.close()
+
+    with caplog.at_level(logging.ERROR, logger="coop"):
+        coop.run(main())
+    assert "nobody joined" not in caplog.text
+
+
+def test_ended_actors_are_not_kept_alive():
+    import gc
+    import weakref
+
+    refs = []
+
+    def main():
+        for _ in range(3):
+            a = Collector().start()
+            coop.monitor(a, Collector())
+            refs.append(weakref.ref(a))
+            a.close()
+            yield a.join()
+
+    coop.run(main())
+    gc.collect()
+    assert [r() for r in refs] == [None, None, None]
 
 
 # --------------------------------------------------------------------- supervisors

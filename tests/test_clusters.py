@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import coop
-from coop.kernel import ignore_thread
+from coop.lowlevel import ignore_thread
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 import coop
-from coop.kernel import Scheduler
+from coop.lowlevel import Scheduler
 
 
 def vrun(main, **kw):
@@ -716,7 +716,7 @@ def test_a_hand_in_left_by_a_thread_that_has_since_ended_is_not_a_deadlock():
     ended = threading.Thread(target=sched.call_soon_threadsafe, args=(gate.wake_one, "late"))
     ended.start()
     ended.join()
-    sched._check_deadlock()  # no thread is alive, but its hand-in is waiting: no Deadlock
+    sched._deadlock.check(sched)  # no thread is alive, but its hand-in is waiting: no Deadlock
     sched.run()
     assert task.result() == "late"
     sched.close()
@@ -897,7 +897,7 @@ def test_timeouts_that_were_not_needed_do_not_pile_up_in_the_timer_storage():
         sched.call_at(10_000.0, fired.append, "late timer")
         for _ in range(5000):
             yield coop.timeout(3600, coop.sleep(0.001))  # each leaves a dead deadline behind
-        stored = len(sched._timers) + sum(len(b) for b in sched._buckets.values())
+        stored = sched._wheel.stored()
         yield coop.sleep(20_000)
         return stored
 

@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import coop
-from coop.kernel import Scheduler
+from coop.lowlevel import Scheduler
 
 INF = math.inf
 
@@ -799,3 +799,21 @@ def test_waiting_for_a_signal_outside_the_main_thread_is_a_clear_error():
 def test_bad_signals_are_refused_at_the_call(bad, error):
     with pytest.raises(error, match="wait_signal"):
         coop.wait_signal(*bad)
+
+
+def test_a_task_closed_after_a_deadlock_releases_what_its_with_block_holds():
+    # When run() stops on an error, the remaining tasks are closed; their `finally` blocks run
+    # as those tasks, so a lock held in a `with` is released by its owner, not refused.
+    lock = coop.Lock()
+    gate = coop.Event()
+
+    def holder():
+        with (yield lock.acquire()):
+            yield gate.wait()  # never set: a deadlock
+
+    def main():
+        yield coop.join((yield coop.spawn(holder())))
+
+    with pytest.raises(coop.Deadlock):
+        coop.run(main())
+    assert not lock.locked()

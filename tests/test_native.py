@@ -21,14 +21,14 @@ def test_the_kernel_set_up_is_the_kernel_tested():
     # Run by hand (an unpacked sdist, say), the tests import the sources, built or not.
     if os.environ.get("COOP_PURE"):
         assert coop.kernel_build() == "pure Python: COOP_PURE is set"
-        assert coop.kernel.__file__.endswith("kernel.py")
+        assert coop._core._run.__file__.endswith("_run.py")
         return
     expected = os.environ.get("COOP_EXPECT_KERNEL")
     if expected is None:
         pytest.skip(f"not run by dev.py, which says what kernel to expect; this one is "
                     f"{coop.kernel_build()}")
     assert coop.kernel_build() == expected
-    assert coop.kernel.__file__.endswith(".py") == (expected != "compiled")
+    assert coop._core._run.__file__.endswith(".py") == (expected != "compiled")
 
 
 def _run_copy(where: Path, code: str,
@@ -44,7 +44,7 @@ def _kernel_build_of_copy(tmp_path: Path, edit: bool, env: dict[str, str] | None
     copy = tmp_path / "coop"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     if edit:
-        with open(copy / "kernel.py", "a") as source:
+        with open(copy / "_core" / "_run.py", "a") as source:
             source.write("\n# an edit made after the build\n")
     runs = "print(coop.kernel_build()); print(coop.run(coop.sleep(0).__iter__()))"
     done = _run_copy(tmp_path, runs, env)
@@ -67,9 +67,10 @@ def test_an_untouched_copy_of_the_package_runs_compiled(tmp_path: Path):
 
 @pytest.mark.usefixtures("compiled_build")
 def test_a_kernel_source_edited_after_the_build_runs_as_written(tmp_path: Path):
-    # The import system would load the stale binary ahead of the edited kernel.py.
+    # The import system would load the stale binary ahead of the edited _run.py.
     assert _kernel_build_of_copy(tmp_path, edit=True) == (
-        "pure Python: coop/kernel.py changed after the build (reinstall coop to recompile it)")
+        "pure Python: coop/_core/_run.py changed after the build (reinstall coop to recompile "
+        "it)")
 
 
 @pytest.mark.usefixtures("compiled_build")
@@ -90,7 +91,7 @@ def test_without_a_build_the_pure_kernel_runs(tmp_path: Path):
 def test_a_pure_copy_runs_beside_this_coop_with_classes_of_its_own():
     pure = _native.load_pure_copy()
     assert pure.kernel_build().startswith("pure Python")
-    assert pure.kernel.__file__.endswith("kernel.py")
+    assert pure._core._run.__file__.endswith("_run.py")
     assert pure.Task is not coop.Task or coop.kernel_build() != "compiled"
 
     def child(n):

@@ -17,8 +17,8 @@ import psutil
 import pytest
 
 import coop
-from coop import backends
-from coop._wire import find_unpicklable
+from coop.offload import backends
+from coop.offload.wire import find_unpicklable
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -816,7 +816,7 @@ def test_tqdms_monitor_thread_does_not_hide_a_later_deadlock():
     run(show())
     monitor = getattr(tqdm, "monitor", None)
     if monitor is not None and monitor.is_alive():
-        assert monitor in coop.kernel._internal_threads
+        assert monitor in coop._core._deadlock._internal_threads
 
 
 def test_a_scheduler_that_runs_twice_stops_its_pools_after_each_run():

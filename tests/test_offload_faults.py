@@ -13,15 +13,16 @@ import sys
 import textwrap
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
 import pytest
 
 import coop
-from coop import _pools
-from coop._wire import CRASH, WIRE, decode, dumps_call
+from coop.offload import pools
+from coop.offload.service import service_of
+from coop.offload.wire import CRASH, WIRE, decode, dumps_call
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -75,7 +76,7 @@ def test_cancelling_a_call_never_ends_a_worker_that_took_another_call():
     # b02: the cancel looked up the call's worker, then signalled it; by then the worker
     # could have sent the result and taken the next call. Widened here on purpose: the
     # signal waits until the worker has taken the innocent call, wherever it can.
-    pool = _pools.ProcessPool(1)
+    pool = pools.ProcessPool(1)
     outcomes = {}
     ended = threading.Event()
 
@@ -146,7 +147,7 @@ def test_timeouts_on_some_calls_crash_no_other_call():
 def test_a_worker_killed_while_starting_fails_no_queued_call():
     # b03: it failed every queued call. Each new worker is killed as soon as it exists, the
     # first two times: wherever a kill lands, at most the call that worker held fails.
-    pool = _pools.ProcessPool(1)
+    pool = pools.ProcessPool(1)
     results = []
     kills = []
     finished = threading.Semaphore(0)
@@ -183,7 +184,7 @@ def test_a_worker_killed_while_starting_fails_no_queued_call():
 def test_workers_killed_again_and_again_while_starting_fail_one_call_each():
     # Something kills every worker as it starts (a limit on processes, the OOM killer):
     # calls must not wait forever, and no more fail than workers died.
-    pool = _pools.ProcessPool(1)
+    pool = pools.ProcessPool(1)
     ended = []
     finished = threading.Semaphore(0)
     stop = threading.Event()
@@ -259,7 +260,7 @@ def storm(calls, kills, processes):
     def main():
         stop = []
         thread = threading.Thread(target=killer, args=(stop,), daemon=True)
-        coop.kernel.ignore_thread(thread)
+        coop.lowlevel.ignore_thread(thread)
         thread.start()
         yield coop.gather(*[one(i) for i in range(calls)])
         stop.append(True)
@@ -319,7 +320,7 @@ def test_a_worker_outlives_its_killed_fork_server_and_its_result_arrives():
 def test_pmap_on_a_process_executor_with_a_segfaulting_item_exits():
     source = """
         import ctypes, multiprocessing, time, coop
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
         def maybe_segv(x):
             if x == 37:
@@ -426,15 +427,15 @@ def test_an_exception_that_does_not_unpickle_is_still_raised_as_itself(backend):
 def test_an_exception_class_missing_here_is_reported_by_name_and_message():
     # The worker pickles its exception apart from the outcome, with its description, so a
     # class the parent cannot import still comes back as what it was and where.
-    from coop._wire import _dump_error
-    from coop.offload import _outcome
+    from coop.offload.waits import outcome
+    from coop.offload.wire import _dump_error
 
     class Elsewhere(Exception):
         pass
 
     data = _dump_error(Elsewhere("quota"), None)
     with pytest.raises(RuntimeError) as info:
-        _outcome("to_process(f)", WIRE, data)
+        outcome("to_process(f)", WIRE, data)
     assert "Elsewhere: quota" in str(info.value)
 
 
@@ -494,6 +495,34 @@ def test_pmap_takes_its_items_as_it_goes():
             return len(pulled)
 
     assert coop.run(main(), threads=2) < 1000
+
+
+def test_a_failed_pmap_frees_the_slots_of_the_chunks_still_running():
+    # A pool cannot withdraw a chunk already running: it keeps its slot in coop's queue until
+    # it reports. Before, a pmap that failed forgot such chunks at once, and their slots were
+    # never given back: each failure shrank what the pool was handed, down to one call.
+    release = threading.Event()
+
+    def item(x):
+        if x == 0:
+            raise ValueError("the first item fails")
+        release.wait(5)
+        return x
+
+    def main(pool):
+        for _ in range(2):
+            with pytest.raises(ValueError, match="the first item fails"):
+                yield coop.pmap(item, range(4), chunksize=1, backend=pool)
+        release.set()
+        me = yield coop.current_task()
+        gate = service_of(me.scheduler).gate(pool, "threads")
+        deadline = time.monotonic() + 5
+        while gate.running and time.monotonic() < deadline:
+            yield coop.sleep(0.01)  # the chunks still running report
+        return gate.running
+
+    with ThreadPoolExecutor(4) as pool:
+        assert coop.run(main(pool)) == 0
 
 
 def test_pmap_of_an_empty_or_unsized_iterable():

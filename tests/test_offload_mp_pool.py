@@ -112,7 +112,7 @@ def test_a_pool_task_lost_with_a_worker_that_took_it_loses_no_call(tmp_path):
     # The first worker to take coop's task dies before it can ask for its call (killed while
     # taking it); the pool never reports such a task. Before: that call never ended.
     out = run_program(tmp_path, f"""
-        import os, multiprocessing, coop, coop._wire
+        import os, multiprocessing, coop, coop.offload.wire
 
         FLAG = {str(tmp_path / "died")!r}
 
@@ -122,7 +122,7 @@ def test_a_pool_task_lost_with_a_worker_that_took_it_loses_no_call(tmp_path):
             open(FLAG, "w").close()
             # Whatever the task coop sends the pool is called, it dies on taking it.
             for name in ("invoke_pulled", "invoke_tracked"):
-                setattr(coop._wire, name, lambda *args: os._exit(1))
+                setattr(coop.offload.wire, name, lambda *args: os._exit(1))
 
         def square(x):
             return x * x
@@ -169,7 +169,7 @@ STORM = """
                 out["crashed"] += 1
 
         thread = threading.Thread(target=killer, daemon=True)
-        coop.kernel.ignore_thread(thread)
+        coop.lowlevel.ignore_thread(thread)
         thread.start()
         for start in range(0, calls, 100):  # with idle gaps, where the task lock is held
             yield coop.gather(*[one(i) for i in range(start, min(calls, start + 100))])

@@ -76,7 +76,7 @@ def test_the_sdist_holds_the_tree_and_building_it_leaves_the_install_alone(tmp_p
     files = {f for f in files if f not in GENERATED and ".egg-info/" not in f}
 
     needed = {"LICENSE", "CHANGELOG.md", "README.md", "pyproject.toml", "setup.py", "dev.py",
-              "conftest.py", "MANIFEST.in", "coop/py.typed", "coop/_resume.c", "docs/conf.py",
+              "conftest.py", "MANIFEST.in", "coop/py.typed", "coop/_core/_resume.c", "docs/conf.py",
               "docs/index.rst", "benchmarks/report.py", "examples/gil.py",
               "tests/test_docs.py", "tests/test_packaging.py"}
     assert needed <= files, sorted(needed - files)

@@ -244,6 +244,43 @@ def test_release_from_outside_the_scheduler_is_refused():
         lock.release()
 
 
+def test_release_from_a_callback_the_scheduler_runs_is_refused_and_in_a_helper_allowed():
+    # The holder is the running task (lowlevel.current_task()), not whoever's generator runs:
+    # a timer callback runs in no task, a helper generator of the holder's runs in it.
+    lock, cond, sem = coop.Lock(name="door"), coop.Condition(name="cv"), coop.Semaphore(2)
+    seen = []
+
+    def from_callback():
+        for call in (lock.release, cond.notify, sem.release):
+            try:
+                call()
+                seen.append("released")
+            except coop.CoopUsageError as err:
+                seen.append(str(err))
+
+    def helper():
+        lock.release()
+        yield
+
+    def main():
+        me = yield coop.current_task()
+        yield lock.acquire()
+        yield cond.acquire()
+        yield sem.acquire()
+        coop.lowlevel.call_at((yield coop.now()) + 1, from_callback)
+        yield coop.sleep(2)
+        assert lock.locked() and cond.locked()
+        assert sem.statistics().holders == () and sem.value == 2  # counted against me
+        yield from helper()
+        cond.release()
+        return me.name, lock.locked()
+
+    assert vrun(main()) == ("main", False)
+    assert seen[0].startswith("door is held by 'main'; only the task holding a lock")
+    assert seen[1] == "cv.notify() needs the caller to hold cv.lock"
+    assert seen[2] == "released"
+
+
 def test_lock_is_not_reentrant_and_says_so():
     lock = coop.Lock()
 

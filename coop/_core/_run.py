@@ -12,40 +12,43 @@ round's end is the one place that looks at timers, hand-ins and signals.
 
 from __future__ import annotations
 
-import functools
-import gc
 import heapq
 import itertools
 import logging
 import math
-import os
 import selectors
 import signal
 import socket
-import sys
 import threading
 import time
-import weakref
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from types import CoroutineType, GeneratorType
-from typing import Any, Protocol
+from typing import Any
 
-from . import _native
-from .clock import RealClock
-from .errors import Cancelled, CoopUsageError, Deadlock
-from .policy import Policy
-from .task import _CANCELLED, _DONE, _FAILED, _PENDING, Runnable, Task, Throw
+from ..clock import RealClock
+from ..errors import Cancelled, CoopUsageError
+from ..policy import Policy
+from ._cancelling import _cancelled_again, _handling, _nothing, _where
+from ._cext import _RESUME, _RETURNED, _TRACK, _UNTRACK
+from ._checks import (
+    _SPAWNED_NAMES,
+    ASYNCIO_HINT,
+    _refused,
+    _spawned_twice,
+    _SpawnedName,
+    check_runnable,
+)
+from ._deadlock import DeadlockDetector
+from ._instruments import _Instruments
+from ._io import _IOWait, _IOWaits
+from ._task import _CANCELLED, _DONE, _FAILED, _PENDING, Runnable, Task, Throw
+from ._timers import BUCKET, TimerHandle, TimerWheel
+from ._waitqueue import _FOREVER, _HANDED_NONE, SUSPENDED, WaitQueue
 
 log = logging.getLogger("coop")
 
-#: Width of a timer bucket, in clock seconds. Timers due beyond the current bucket wait unsorted
-#: in one list per bucket; a bucket is sorted into the near heap only when its time comes, so a
-#: timer is ordered among the few due in the same millisecond, not in a heap of all of them
-#: (heap operations over 100,000 scattered entries cost microseconds each in cache misses).
-_BUCKET = 0.001
-
-#: An infinite deadline means none: no timer is made for it (inf // _BUCKET is NaN).
+#: An infinite deadline means none: no timer is made for it (inf // BUCKET is NaN).
 _INF = math.inf
 #: The longest the selector is asked to block at once; a far finite deadline waits in steps
 #: (select() refuses timeouts beyond a platform limit with OverflowError).
@@ -57,254 +60,6 @@ _HANDINS_PER_POLL = 1024
 _IGNORED_CANCELS = 3
 
 
-class _NeverReturned:
-    """Stands in for _resume.Returned in the pure-Python kernel, where nothing returns one."""
-
-
-# The compiled kernel resumes tasks through a C helper that reports a task's normal end without
-# raising StopIteration (see _resume.c: in compiled code an exception costs a microsecond);
-# the pure-Python kernel calls coro.send, where catching the StopIteration is cheap. It also
-# hides pending tasks from the cyclic GC while run() runs (_resume.c says why).
-_helpers = _native.c_helpers()
-_RESUME: Callable[[Any, Any], Any] | None = None if _helpers is None else _helpers.resume
-_RETURNED: type[Any] = _NeverReturned if _helpers is None else _helpers.Returned
-# untrack(*objs) / track(*objs)
-_UNTRACK: Callable[..., bool] | None = None if _helpers is None else _helpers.untrack
-_TRACK: Callable[..., None] | None = None if _helpers is None else _helpers.track
-
-
-class _Suspended:
-    """Returned by an effect that has parked (or re-queued) its task: do not resume it now."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "SUSPENDED"
-
-
-SUSPENDED: Any = _Suspended()
-
-# Stands for a None wake value that comes with a revoke callback (see Scheduler.wake).
-_HANDED_NONE: Any = object()
-
-
-class _Forever:
-    """What ``sleep(inf)`` parks on: no timer; only a cancellation (or a deadlock) ends it."""
-
-    __slots__ = ()
-
-    def unpark(self, task: Task[Any]) -> None:
-        pass
-
-    def describe(self) -> str:
-        return "a sleep that never ends (sleep(inf))"
-
-    def holders(self) -> list[Task[Any]]:
-        return []
-
-
-_FOREVER: Any = _Forever()
-
-
-class Parkable(Protocol):
-    """What a waiting task can be parked on, as the kernel sees it."""
-
-    def unpark(self, task: Task[Any]) -> None:
-        """Forget the task: it is being cancelled or timed out."""
-
-    def describe(self) -> str:
-        """What the task waits for, in words, for deadlock reports and task dumps."""
-
-    def holders(self) -> list[Task[Any]]:
-        """The tasks that must act before this wait can end (for wait-for cycle detection)."""
-
-
-class WaitQueue:
-    """Tasks parked until someone wakes them, in FIFO order.
-
-    The one waiting mechanism every primitive is built on: ``park`` a task (with an optional
-    tag, such as the item a producer wants to put), then ``wake_one`` / ``wake_all`` with a value
-    or ``throw_one`` / ``throw_all`` with an exception. A parked task that is cancelled or timed
-    out is removed cleanly by the kernel through ``unpark``.
-
-    A new kind of wait is an :class:`coop.Effect` that parks the task on a WaitQueue:
-
-    >>> class Gate:
-    ...     def __init__(self):
-    ...         self.queue = coop.WaitQueue("the gate")
-    ...     def wait(self):
-    ...         gate = self
-    ...         class Wait(coop.Effect):
-    ...             def _coop_apply(self, kernel, task):
-    ...                 return gate.queue.park(task)
-    ...         return Wait()
-    ...     def open(self, value):
-    ...         self.queue.wake_all(value)
-    >>> gate = Gate()
-    >>> def waiter():
-    ...     return (yield gate.wait())
-    >>> def main():
-    ...     task = yield coop.spawn(waiter())
-    ...     yield                            # let it park
-    ...     gate.open("opened")
-    ...     return (yield coop.join(task))
-    >>> coop.run(main())
-    'opened'
-    """
-
-    __slots__ = ("_holders", "_on_interrupt", "_waiters", "_what")
-
-    def __init__(self, what: str | Callable[[], str] = "a wait queue",
-                 holders: Callable[[], Iterable[Task[Any]]] | None = None,
-                 on_interrupt: Callable[[Task[Any], BaseException], bool] | None = None,
-                 ) -> None:
-        # A dict is an ordered set: FIFO order and O(1) removal of a cancelled waiter.
-        self._waiters: dict[Task[Any], Any] = {}
-        self._what = what
-        self._holders = holders
-        # A hook rather than subclassing: the compiled kernel's classes cannot be subclassed
-        # by interpreted code without slowing every call on them.
-        self._on_interrupt = on_interrupt
-
-    def park(self, task: Task[Any], tag: Any = None) -> Any:
-        """Park ``task`` at the back of the queue; returns SUSPENDED for an effect to return."""
-        task._parked_on = self
-        self._waiters[task] = tag
-        if self._holders is not None:
-            # A wait on something owned is a possible edge of a wait-for cycle; the idle
-            # deadlock check looks for cycles from these waits only (_check_deadlock).
-            task._scheduler.note_owned_wait(task)
-        return SUSPENDED
-
-    def __len__(self) -> int:
-        return len(self._waiters)
-
-    def __bool__(self) -> bool:
-        return bool(self._waiters)
-
-    def waiters(self) -> list[Task[Any]]:
-        """The parked tasks, first to be woken first."""
-        return list(self._waiters)
-
-    def items(self) -> list[tuple[Task[Any], Any]]:
-        """The parked tasks with their tags, first to be woken first."""
-        return list(self._waiters.items())
-
-    def __contains__(self, task: object) -> bool:
-        return task in self._waiters
-
-    def tag(self, task: Task[Any], default: Any = None) -> Any:
-        """The tag ``task`` was parked with (``default`` if it is not parked here)."""
-        return self._waiters.get(task, default)
-
-    def remove(self, task: Task[Any]) -> Any:
-        """Take ``task`` out of the queue without waking it; returns its tag (None if it was
-        not there). The caller then wakes it, or parks it elsewhere."""
-        return self._waiters.pop(task, None)
-
-    def first(self) -> tuple[Task[Any], Any] | None:
-        """The first waiter and its tag, without waking it."""
-        for task, tag in self._waiters.items():
-            return task, tag
-        return None
-
-    def pop(self) -> tuple[Task[Any], Any] | None:
-        """Remove and return the first waiter and its tag (the caller then wakes it)."""
-        for task, tag in self._waiters.items():
-            del self._waiters[task]
-            return task, tag
-        return None
-
-    def wake_one(self, value: Any = None,
-                 revoke: Callable[[Any], None] | None = None) -> Task[Any] | None:
-        """Wake the first waiter with ``value``. ``revoke(value)`` is called if that task is
-        cancelled before it gets to run, so a resource handed over is never lost."""
-        popped = self.pop()
-        if popped is None:
-            return None
-        task = popped[0]
-        task._scheduler.wake(task, value, revoke)
-        return task
-
-    def wake_all(self, value: Any = None) -> int:
-        """Wake every waiter with ``value``; returns how many there were."""
-        waiters = self._waiters
-        self._waiters = {}
-        for task in waiters:
-            task._scheduler.wake(task, value)
-        return len(waiters)
-
-    def throw_one(self, exc: BaseException) -> Task[Any] | None:
-        """Wake the first waiter by raising ``exc`` at its ``yield``."""
-        popped = self.pop()
-        if popped is None:
-            return None
-        task = popped[0]
-        task._scheduler.wake(task, Throw(exc))
-        return task
-
-    def throw_all(self, exc: BaseException) -> int:
-        """Wake every waiter by raising ``exc`` at its ``yield``."""
-        waiters = self._waiters
-        self._waiters = {}
-        for task in waiters:
-            task._scheduler.wake(task, Throw(exc))
-        return len(waiters)
-
-    def interrupt(self, task: Task[Any], exc: BaseException) -> bool:
-        """Offer the ``on_interrupt`` hook a cancellation or timeout of a parked ``task``.
-
-        True means the hook took it over (it will wake the task itself); False lets the
-        kernel unpark the task and raise ``exc`` in it at once.
-        """
-        hook = self._on_interrupt
-        return hook is not None and hook(task, exc)
-
-    # Parkable
-    def unpark(self, task: Task[Any]) -> None:
-        """Remove ``task`` without waking it (the kernel calls this on cancel or timeout)."""
-        self._waiters.pop(task, None)
-
-    def describe(self) -> str:
-        """What the waiters wait for, in words (used in deadlock reports)."""
-        what = self._what
-        return what if isinstance(what, str) else what()
-
-    def holders(self) -> list[Task[Any]]:
-        """The tasks that must act before the waiters can go on (for cycle detection)."""
-        return [] if self._holders is None else list(self._holders())
-
-    def __repr__(self) -> str:
-        return f"<WaitQueue {self.describe()} waiters={len(self._waiters)}>"
-
-
-class TimerHandle:
-    """A callback due at a deadline; ``cancel()`` stops it from running."""
-
-    __slots__ = ("args", "cancelled", "deadline", "fn")
-
-    def __init__(self, deadline: float, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        self.deadline = deadline
-        self.fn = fn
-        self.args = args
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-# Threads that can never hand work to a scheduler (idle pool workers of coop's own): their being
-# alive must not suppress deadlock detection. Names starting with "coop-" are counted here too.
-# Held weakly, as the Thread objects: an ident is reused by a later thread once one has ended,
-# and a program's own thread must not be taken for one of coop's (seen: a false Deadlock).
-_internal_threads: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
-
-
-def ignore_thread(thread: threading.Thread) -> None:
-    """Tell deadlock detection that ``thread`` never hands work to a scheduler."""
-    _internal_threads.add(thread)
-
-
 _running = threading.local()
 
 
@@ -313,104 +68,15 @@ def running_scheduler() -> Scheduler | None:
     return getattr(_running, "scheduler", None)
 
 
-def check_runnable(obj: Any) -> None:
-    """Raise a TypeError that says what to do if ``obj`` cannot be run as a task."""
-    cls = obj.__class__
-    # Fast path for the common case: a fresh generator or coroutine (checked by hand: the
-    # inspect helpers cost more than the rest of a spawn put together).
-    # Not `gi_frame is None`: reading gi_frame makes a frame object (~160 B) that stays with
-    # the generator for its whole life. A finished generator's frame is cleared, and the GC
-    # then sees only its code, name and qualname (3 referents); a fresh one also its frame's.
-    if cls is GeneratorType and not (obj.gi_suspended or obj.gi_running
-                                     or len(gc.get_referents(obj)) <= 3):
-        return
-    if cls is CoroutineType and not (obj.cr_suspended or obj.cr_running
-                                     or len(gc.get_referents(obj)) <= 3
-                                     or _is_asyncio_coroutine(obj)):
-        return
-    import inspect
-
-    if inspect.isgeneratorfunction(obj) or inspect.iscoroutinefunction(obj):
-        name = _function_name(obj)
-        kind = "generator" if inspect.isgeneratorfunction(obj) else "coroutine"
-        raise TypeError(
-            f"{name} is a {kind} function, not a {kind}: call it to get one, "
-            f"as in coop.spawn({name}(...))"
-        )
-    if _is_asyncio_coroutine(obj):
-        raise TypeError(_asyncio_message(obj))
-    if inspect.isgenerator(obj):
-        state = inspect.getgeneratorstate(obj)
-        if state != inspect.GEN_CREATED:
-            raise ValueError(
-                f"generator {obj.__name__} is already "
-                f"{'finished' if state == 'GEN_CLOSED' else 'started'}: "
-                f"a task must start from a fresh generator; call the generator function again"
-            )
-        return
-    if inspect.iscoroutine(obj):
-        cstate = inspect.getcoroutinestate(obj)
-        if cstate != inspect.CORO_CREATED:
-            raise ValueError(
-                f"coroutine {obj.__name__} is already "
-                f"{'finished' if cstate == 'CORO_CLOSED' else 'started'}: "
-                f"a task must start from a fresh coroutine; call the async function again"
-            )
-        return
-    if callable(getattr(obj, "send", None)) and callable(getattr(obj, "throw", None)):
-        return  # a generator-like object (say, Cython's): trust it
-    raise TypeError(
-        f"cannot run {obj!r} ({type(obj).__name__}) as a task: a task is a generator "
-        f"(call a function that contains `yield`) or a coroutine (call an `async def` function)"
-    )
-
-
-def _function_name(fn: Any) -> str:
-    """The name to show for a function, looking through functools.partial."""
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    return str(getattr(fn, "__name__", None) or repr(fn))
-
-
-#: asyncio's source directory, once asyncio has been imported (see _is_asyncio_coroutine).
-_asyncio_dir: list[str] = []
-
-
-def _is_asyncio_coroutine(obj: Any) -> bool:
-    """True for a coroutine of asyncio's own (asyncio.sleep(1), ...), which needs its loop."""
-    code = getattr(obj, "cr_code", None)
-    if code is None:
-        return False
-    if not _asyncio_dir:  # computed once: this runs on every spawn of a coroutine
-        asyncio = sys.modules.get("asyncio")
-        if asyncio is None:
-            return False  # not imported: nothing can be one of its coroutines
-        _asyncio_dir.append(os.path.dirname(str(asyncio.__file__)) + os.sep)
-    return str(code.co_filename).startswith(_asyncio_dir[0])
-
-
-#: Added to the error of a task that awaited asyncio's own machinery.
-ASYNCIO_HINT = (
-    "coop does not run asyncio coroutines, tasks or futures: they need asyncio's event loop. "
-    "Use coop's own effects instead (coop.sleep, coop.Queue, coop.Event, coop.timeout...), "
-    "or run asyncio code in a thread: `yield coop.to_thread(asyncio.run, coroutine_fn())`"
-)
-
-
-def _asyncio_message(obj: Any) -> str:
-    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", "?")
-    return f"{name}() is an asyncio coroutine, not a coop task: {ASYNCIO_HINT}"
-
-
 class Scheduler:
     """Runs tasks cooperatively in one OS thread.
 
     >>> def hello(name):
     ...     yield coop.sleep(1)
     ...     print("hello", name)
-    >>> sched = coop.Scheduler(clock=coop.VirtualClock())
-    >>> task = sched.spawn(hello("world"))
-    >>> sched.run()
+    >>> scheduler = coop.Scheduler(clock=coop.VirtualClock())
+    >>> task = scheduler.spawn(hello("world"))
+    >>> scheduler.run()
     hello world
     >>> task.done()
     True
@@ -423,29 +89,15 @@ class Scheduler:
         # deadlock_warning: seconds or None, typed object so that coop's own message reports a
         # wrong value (compiled, a `float | None` parameter is checked by mypyc on entry).
         self.clock: Any = clock if clock is not None else RealClock()
-        self._deadlock_warning = _check_warning(deadlock_warning)
+        self._deadlock = DeadlockDetector(deadlock_warning)
         # What reads the time on hot paths: time.monotonic itself for a RealClock (whose now()
         # is just that), sparing a Python-level call per sleep and per round.
         self._clock_now: Callable[[], float] = (
             time.monotonic if self.clock.__class__ is RealClock else self.clock.now)
         self.policy = policy
         self._ready: deque[Task[Any]] = deque()
-        # Timers are (deadline, seq, target) entries, target a TimerHandle or a sleeping task's
-        # id. Those whose bucket (deadline // _BUCKET)
-        # is <= _near_key are in the heap _timers; later ones in _buckets[bucket], plain lists,
-        # whose keys are in the heap _bucket_keys.
-        # An entry is compared by identity (a sleeping task's _parked_on is its entry), so it is
-        # typed Any: mypyc would unbox a precise tuple type and box a new object on each use.
-        self._timers: list[Any] = []
-        self._buckets: dict[float, list[Any]] = {}
-        self._bucket_keys: list[float] = []
-        self._near_key = float("-inf")
-        # Timers whose wait ended early stay in place until reached; once they outnumber the
-        # live ones (many timeouts that were not needed), the storage is rebuilt without them.
-        self._dead_timers = 0
-        self._compact_at = 1024
-        self._seq = itertools.count()
         self._tasks: dict[Any, Task[Any]] = {}
+        self._wheel = TimerWheel(self._tasks)
         self._ids = itertools.count(1)
         self._nondaemon = 0
         self._main: Task[Any] | None = None
@@ -478,8 +130,6 @@ class Scheduler:
         self._closed = False
         # While run() runs (and the C helpers exist), pending tasks are hidden from the GC.
         self._untracking = False
-        # Tasks that parked on an owned wait since the last deadlock check (_check_deadlock).
-        self._owned_waits: dict[Task[Any], None] = {}
         # Tasks being cancelled, with how often each caught the cancellation and went on; and
         # of those, the ones yielding inside their handler (cleaning up), with the exception.
         self._cancelling: dict[Task[Any], int] = {}
@@ -489,10 +139,6 @@ class Scheduler:
         # Waits that something outside the scheduler ends and that take no virtual time (a
         # signal): they are not a deadlock, and unlike external calls they let the clock jump.
         self._outside_waits = 0
-        # When the idle check first found tasks stuck that only a foreign thread could wake
-        # (time.monotonic), and whether that quiet spell has been warned about.
-        self._stuck_since: float | None = None
-        self._warned = False
 
     # ----------------------------------------------------------------- tasks
 
@@ -580,7 +226,7 @@ class Scheduler:
         if timer is not None:
             timer.cancelled = True
             task._timer = None
-            self._timer_died()
+            self._wheel.died()
         if revoke is not None and value is None:
             value = _HANDED_NONE  # keeps the resume off the fast path, which skips _revoke
         task._value = value
@@ -589,84 +235,22 @@ class Scheduler:
         if self._instruments is not None:
             self._instruments.call(self, "task_woken", task, value)
 
-    def park(self, task: Task[Any], on: Any) -> Any:
+    def park(self, task: Task[Any], on: Any, owned: bool = False) -> Any:
         """Park ``task`` on ``on``, a Parkable of one's own; returns SUSPENDED (a WaitQueue
-        parks with its own ``park``). The wait is noted for wait-for cycle detection."""
+        parks with its own ``park``). ``owned``: ``on.holders()`` may name tasks (an owner,
+        a joined task), so the wait is noted for wait-for cycle detection."""
         task._parked_on = on
-        self.note_owned_wait(task)
+        if owned:
+            self._deadlock.note(task, len(self._tasks))
         return SUSPENDED
 
     def sleep_until(self, task: Task[Any], deadline: float) -> Any:
         """Park ``task`` until the clock reaches ``deadline``; returns SUSPENDED."""
-        # The entry names the task by id, not by reference: a tuple of numbers only is dropped
-        # from the cyclic GC's tracking at its first collection, so 100,000 sleeping tasks do not
-        # add 100,000 long-lived objects for every full collection to traverse (a third fewer;
-        # measured: GC was a quarter of the CPU of 100,000 sleeps).
         if deadline >= _INF:
             task._parked_on = _FOREVER
             return SUSPENDED
-        entry: Any = (deadline, next(self._seq), task._id)
-        task._parked_on = entry
-        self._add_timer(entry)
+        task._parked_on = self._wheel.add(deadline, task._id)  # by id: see _timers.py
         return SUSPENDED
-
-    def _sleeper(self, entry: Any) -> Task[Any] | None:
-        """The task still asleep on this timer entry, or None if the entry is dead."""
-        task = self._tasks.get(entry[2])
-        return task if task is not None and task._parked_on is entry else None
-
-    def _add_timer(self, entry: Any) -> None:
-        key = entry[0] // _BUCKET
-        if key <= self._near_key:
-            heapq.heappush(self._timers, entry)
-            return
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            self._buckets[key] = [entry]
-            heapq.heappush(self._bucket_keys, key)
-        else:
-            bucket.append(entry)
-
-    def _open_bucket(self) -> None:
-        """Move the earliest bucket into the near heap."""
-        key = heapq.heappop(self._bucket_keys)
-        near = self._timers
-        was_empty = not near
-        near.extend(self._buckets.pop(key))
-        if was_empty:
-            near.sort()  # the usual case; a sorted list is a heap
-        else:
-            heapq.heapify(near)
-        self._near_key = key
-
-    def _next_deadline(self) -> float | None:
-        """The earliest live timer's deadline, or None.
-
-        Timers whose wait already ended (a timeout that was not needed, a cancelled sleep) are
-        dropped on the way, so that they cannot make a virtual clock jump or hide a deadlock.
-        """
-        timers = self._timers
-        while True:
-            if not timers:
-                if not self._bucket_keys:
-                    return None
-                self._open_bucket()
-            entry = timers[0]
-            deadline: float = entry[0]
-            target = entry[2]
-            if target.__class__ is TimerHandle:
-                if not target.cancelled:
-                    return deadline
-            elif self._sleeper(entry) is not None:
-                return deadline
-            heapq.heappop(timers)
-
-    def _timers_due(self, now: float) -> bool:
-        timers = self._timers
-        if timers and timers[0][0] <= now:
-            return True
-        keys = self._bucket_keys
-        return bool(keys) and keys[0] <= now // _BUCKET
 
     def call_at(self, deadline: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
         """Run ``fn(*args)`` in the scheduler thread once the clock reaches ``deadline``."""
@@ -674,7 +258,7 @@ class Scheduler:
             raise ValueError("call_at: the deadline is NaN; pass a time from the scheduler clock")
         handle = TimerHandle(deadline, fn, args)
         if deadline < _INF:  # an infinite deadline never comes: the handle is all there is
-            self._add_timer((deadline, next(self._seq), handle))
+            self._wheel.add(deadline, handle)
         return handle
 
     def set_deadline(self, task: Task[Any], deadline: float,
@@ -691,10 +275,10 @@ class Scheduler:
             return TimerHandle(deadline, self._deadline_passed, ())
         if current is not None and not current.cancelled:
             current.cancelled = True
-            self._timer_died()
+            self._wheel.died()
         handle = TimerHandle(deadline, self._deadline_passed, ())
         handle.args = (task, exc_factory, handle)
-        self._add_timer((deadline, next(self._seq), handle))
+        self._wheel.add(deadline, handle)
         task._timer = handle
         return handle
 
@@ -725,37 +309,9 @@ class Scheduler:
         task._parked_on = None
         if parked is not None:
             if parked.__class__ is tuple:  # a sleep: its timer entry is dead now
-                self._timer_died()
+                self._wheel.died()
             else:
                 parked.unpark(task)
-
-    def _timer_died(self) -> None:
-        self._dead_timers += 1
-        if self._dead_timers >= self._compact_at:
-            self._compact_timers()
-
-    def _compact_timers(self) -> None:
-        """Rebuild the timer heap and buckets with only the live entries, in the same order."""
-        def live(entry: Any) -> bool:
-            target = entry[2]
-            if target.__class__ is TimerHandle:
-                return not target.cancelled
-            return self._sleeper(entry) is not None
-
-        near = [entry for entry in self._timers if live(entry)]
-        heapq.heapify(near)
-        self._timers[:] = near  # the run loop holds this list: keep its identity
-        kept = 0
-        for key in list(self._buckets):
-            bucket = [entry for entry in self._buckets[key] if live(entry)]
-            if bucket:
-                self._buckets[key] = bucket
-                kept += len(bucket)
-            else:
-                del self._buckets[key]
-        self._bucket_keys[:] = sorted(self._buckets)  # a sorted list is a heap
-        self._dead_timers = 0
-        self._compact_at = max(1024, len(near) + kept)
 
     def cancel(self, task: Task[Any], exc: BaseException | None = None) -> bool:
         """Throw ``exc`` (a new :class:`coop.Cancelled` by default) into ``task`` at its yield.
@@ -916,8 +472,9 @@ class Scheduler:
         ready = self._ready
         popleft = ready.popleft
         append = ready.append
-        timers = self._timers
-        bucket_keys = self._bucket_keys
+        wheel = self._wheel
+        timers = wheel.near
+        bucket_keys = wheel.keys
         inbox = self._inbox
         clock_now = self._clock_now
         resume = _RESUME
@@ -975,7 +532,7 @@ class Scheduler:
             if not ready:
                 self._poll(True)
             elif inbox or self._sigint_pending or self._cleaning_up or self._io or (
-                    (timers or bucket_keys) and self._timers_due(clock_now())):
+                    (timers or bucket_keys) and wheel.due(clock_now())):
                 self._poll(False)
             else:
                 continue  # nothing was polled: no instrument can have been added
@@ -1005,7 +562,7 @@ class Scheduler:
                 if until_main_done and self._nondaemon == 0:
                     return
             if ready and (self._inbox or self._sigint_pending or self._cleaning_up or self._io
-                          or self._timers_due(self._clock_now())):
+                          or self._wheel.due(self._clock_now())):
                 self._poll(False)
 
     def _step(self, task: Task[Any]) -> None:
@@ -1192,12 +749,13 @@ class Scheduler:
         hand-in, or jump a virtual clock, or raise Deadlock if nothing can ever happen.
         """
         self._running = None  # what runs from here on (hand-ins, timers) runs in no task
-        timers = self._timers
+        wheel = self._wheel
+        timers = wheel.near
         clock = self.clock
         timeout: float | None = 0.0
         jump_to: float | None = None
         if block and not self._inbox and not self._sigint_pending:
-            deadline = self._next_deadline()  # dead timers dropped
+            deadline = wheel.next_deadline()  # dead timers dropped
             if deadline is not None:
                 if clock.virtual:
                     if self._external:
@@ -1211,7 +769,7 @@ class Scheduler:
             elif self._external:
                 timeout = None
             else:
-                timeout = self._check_deadlock()  # or raises Deadlock
+                timeout = self._deadlock.check(self)  # or raises Deadlock
         if timeout != 0.0 or self._io:
             instruments = self._instruments
             if instruments is not None and block:
@@ -1250,13 +808,12 @@ class Scheduler:
             while batch:
                 fn, args = batch.pop(pick(len(batch)) if len(batch) > 1 else 0)
                 self._run_handin(fn, args)
-        if self._stuck_since is not None and (handed_in or self._ready):
-            self._stuck_since = None  # something happened: a new quiet spell starts later
-            self._warned = False
-        keys = self._bucket_keys
+        if handed_in or self._ready:
+            self._deadlock.activity()
+        keys = wheel.keys
         if timers or keys:
             now = self._clock_now()
-            now_key = now // _BUCKET
+            now_key = now // BUCKET
             while True:
                 while timers and timers[0][0] <= now:
                     entry = heapq.heappop(timers)
@@ -1265,14 +822,14 @@ class Scheduler:
                         if not target.cancelled:
                             target.fn(*target.args)
                     else:
-                        sleeper = self._sleeper(entry)
+                        sleeper = wheel.sleeper(entry)
                         if sleeper is not None:
                             self.wake(sleeper)
                 if not (keys and keys[0] <= now_key):
                     break
-                self._open_bucket()  # one at a time, in order: each is sorted on its own
-            if now_key > self._near_key:
-                self._near_key = now_key
+                wheel.open_bucket()  # one at a time, in order: each is sorted on its own
+            if now_key > wheel.near_key:
+                wheel.near_key = now_key
         if self._cleaning_up:
             self._recheck_cleanups()
         if self._sigint_pending:
@@ -1341,55 +898,6 @@ class Scheduler:
         except OSError:
             pass
 
-    def _check_deadlock(self) -> float | None:
-        """Nothing is ready, no timer is set, nothing is in flight: can the waiters be woken?
-
-        Raises Deadlock if they cannot: a wait-for cycle (whatever else may happen), or
-        nothing left that could wake anyone. Otherwise returns how long the loop may block
-        before it looks again: None (until a hand-in), 0 (one is waiting), or the time left
-        before the quiet-spell warning. Nothing here is proportional to the number of tasks
-        unless it raises: cycles are looked for only from the waits made since the last look.
-        """
-        if not self._tasks:
-            return None
-        owned, self._owned_waits = self._owned_waits, {}
-        cycle = _find_cycle([t for t in owned if t._parked_on is not None])
-        if cycle is not None:
-            self._raise_deadlock(cycle)
-        if self._outside_waits:
-            return None  # a task waits for a signal: that is not being stuck
-        threads = _threads_that_may_hand_in()
-        if self._inbox:
-            # Looked at after the threads: one may have handed its last call in and ended
-            # since the caller found the inbox empty.
-            return 0.0
-        if not threads:
-            # Stuck for sure: report a cycle if there is one anywhere, for the clearer report.
-            self._raise_deadlock(_find_cycle(
-                [t for t in self._tasks.values() if t._parked_on is not None]))
-        _THREAD_WATCH.watch(threads, self._poke)  # looks again when they have all ended
-        return self._quiet_spell(threads)
-
-    def _quiet_spell(self, threads: list[threading.Thread]) -> float | None:
-        """Warn once the waiters have been stuck for ``deadlock_warning`` seconds while only
-        other threads keep it from being a deadlock; returns the time left until then."""
-        if self._deadlock_warning is None or self._warned:
-            return None
-        now = time.monotonic()
-        if self._stuck_since is None:
-            self._stuck_since = now
-        left = self._stuck_since + self._deadlock_warning - now
-        if left > 0:
-            return left
-        self._warned = True
-        waits = self._stuck_waits(None)
-        names = ", ".join(repr(t.name) for t in threads)
-        log.warning("coop: %d task(s) have waited %.3g s and only another thread can wake "
-                    "them; it is a deadlock unless one does (it would be raised as "
-                    "coop.Deadlock, but these threads are alive: %s):\n%s", len(waits),
-                    time.monotonic() - self._stuck_since, names, _list_waits(waits))
-        return None
-
     def note_owned_wait(self, task: Task[Any]) -> None:
         """Tell deadlock detection that ``task`` has just parked on something whose
         ``holders()`` may name tasks (a lock's owner, a joined task, an asked actor).
@@ -1399,29 +907,7 @@ class Scheduler:
         these waits, so a wait-for cycle among waits not noted is found only once no other
         thread is alive.
         """
-        owned = self._owned_waits
-        owned[task] = None
-        if len(owned) > 2 * len(self._tasks) + 1024:
-            # Checks do not run while timers are set: drop the waits that have ended since.
-            self._owned_waits = {t: None for t in owned if t._parked_on is not None}
-
-    def _stuck_waits(self, cycle: list[Task[Any]] | None) -> list[tuple[Task[Any], str]]:
-        waiting = [t for t in self._tasks.values() if t._parked_on is not None]
-        if cycle is not None:
-            in_cycle = set(cycle)
-            waiting = cycle + [t for t in waiting if t not in in_cycle]
-        return [(t, self.describe_wait(t)) for t in waiting]
-
-    def _raise_deadlock(self, cycle: list[Task[Any]] | None) -> None:
-        waits = self._stuck_waits(cycle)
-        if cycle is None:
-            head = f"{len(waits)} task(s) wait and nothing can wake them"
-        elif len(waits) == len(cycle):
-            head = f"{len(waits)} task(s) wait and a wait-for cycle"
-        else:
-            head = (f"{len(waits)} task(s) wait: a wait-for cycle among the first "
-                    f"{len(cycle)}, and {len(waits) - len(cycle)} more")
-        raise Deadlock(f"deadlock: {head}:\n{_list_waits(waits)}", waits)
+        self._deadlock.note(task, len(self._tasks))
 
     def _poke(self) -> None:
         """Wake the loop from another thread, with nothing handed in (it looks again)."""
@@ -1484,10 +970,13 @@ class Scheduler:
     def _close_all_tasks(self) -> None:
         """After an error that stops the loop, let every live task's ``finally`` blocks run."""
         for task in list(self._tasks.values()):
+            # Its `finally` runs as the task (a lock's `with` checks who releases it).
+            self._running = task
             try:
                 task._coro.close()
             except BaseException:  # a task that yields in `finally` cannot be helped now
                 pass
+            self._running = None
             task._outcome = _CANCELLED
             task._result = Cancelled("the scheduler stopped")
             self._tasks.pop(task._id, None)
@@ -1496,7 +985,7 @@ class Scheduler:
         self._ready.clear()
         self._cancelling.clear()
         self._cleaning_up.clear()
-        self._owned_waits.clear()
+        self._deadlock.forget()
         self._nondaemon = 0
 
     def _report_unobserved(self) -> None:
@@ -1532,323 +1021,3 @@ class Scheduler:
         self.close()
 
 
-#: What an instrument may define; each is called with the arguments shown.
-INSTRUMENT_HOOKS = (
-    "task_spawned",    # (task): made, at the back of the ready queue
-    "before_step",     # (task): about to be resumed
-    "after_step",      # (task, effect): it yielded effect (None: a bare yield, or it ended)
-    "task_parked",     # (task, on): the effect parked it on `on` (a Parkable)
-    "task_woken",      # (task, value): made ready again with value (a Throw raises)
-    "task_exited",     # (task): it ended; task.state says how
-    "before_idle",     # (timeout): nothing is ready; about to block at most timeout s
-    "after_idle",      # (): back from blocking
-    "external_begin",  # (call): a call went to another thread, process or cluster
-    "external_end",    # (call): its result is back
-)
-
-
-class _Instruments:
-    """The installed instruments, and for each hook the bound methods that implement it."""
-
-    def __init__(self) -> None:
-        self.instruments: list[object] = []
-        self.hooks: dict[str, list[tuple[object, Callable[..., Any]]]] = {
-            name: [] for name in INSTRUMENT_HOOKS}
-
-    def add(self, instrument: object) -> None:
-        found = [name for name in INSTRUMENT_HOOKS if callable(getattr(instrument, name, None))]
-        if not found:
-            raise TypeError(f"{instrument!r} defines none of the instrument hooks "
-                            f"({', '.join(INSTRUMENT_HOOKS)})")
-        self.instruments.append(instrument)
-        for name in found:
-            self.hooks[name].append((instrument, getattr(instrument, name)))
-
-    def remove(self, instrument: object) -> bool:
-        if instrument not in self.instruments:
-            return False
-        self.instruments.remove(instrument)
-        for name in INSTRUMENT_HOOKS:
-            self.hooks[name] = [e for e in self.hooks[name] if e[0] is not instrument]
-        return True
-
-    def call(self, scheduler: Scheduler, name: str, *args: Any) -> None:
-        for instrument, hook in self.hooks[name]:
-            try:
-                hook(*args)
-            except Exception:
-                log.exception("coop: instrument %r failed in %s and has been removed",
-                              instrument, name)
-                self.remove(instrument)
-                if not self.instruments:
-                    scheduler._instruments = None
-
-
-class _IOWaits:
-    """The tasks waiting on one file descriptor: one reader and one writer at most."""
-
-    __slots__ = ("fd", "reader", "writer")
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.reader: _IOWait | None = None
-        self.writer: _IOWait | None = None
-
-    def get(self, readable: bool) -> _IOWait | None:
-        return self.reader if readable else self.writer
-
-    def set(self, readable: bool, wait: _IOWait | None) -> None:
-        if readable:
-            self.reader = wait
-        else:
-            self.writer = wait
-
-
-class _IOWait:
-    """What a task waiting for a descriptor to be ready is parked on."""
-
-    __slots__ = ("readable", "scheduler", "task", "waits")
-
-    def __init__(self, scheduler: Scheduler, task: Task[Any], waits: _IOWaits,
-                 readable: bool) -> None:
-        self.scheduler = scheduler
-        self.task = task
-        self.waits = waits
-        self.readable = readable
-
-    def release(self) -> None:
-        """Stop waiting: the descriptor is unregistered for this direction."""
-        waits = self.waits
-        if waits.get(self.readable) is not self:
-            return
-        waits.set(self.readable, None)
-        self.scheduler._outside_waits -= 1
-        try:
-            self.scheduler._register_io(waits)
-        except (OSError, ValueError, KeyError):  # closed meanwhile: nothing left to stop
-            self.scheduler._io.pop(waits.fd, None)
-
-    # Parkable
-    def unpark(self, task: Task[Any]) -> None:
-        self.release()  # cancelled or timed out
-
-    def describe(self) -> str:
-        return (f"file descriptor {self.waits.fd} to be "
-                f"{'readable' if self.readable else 'writable'}")
-
-    def holders(self) -> list[Task[Any]]:
-        return []
-
-
-def _find_cycle(starts: list[Task[Any]]) -> list[Task[Any]] | None:
-    """A wait-for cycle reachable from ``starts``, in order, or None.
-
-    An edge goes from a parked task to each parked task that holds what it waits for (a
-    Lock's owner, a joined task, an asked actor): every edge, not just the first, since a wait
-    may need several holders (readers of a read-write lock) and any one of them can close a
-    cycle. Depth-first, each task visited once.
-    """
-    state: dict[Task[Any], int] = {}  # 1: on the current path, 2: explored, no cycle
-    for start in starts:
-        if start in state:
-            continue
-        path = [start]
-        stack = [iter(_waits_on(start))]
-        state[start] = 1
-        while stack:
-            following = next(stack[-1], None)
-            if following is None:
-                stack.pop()
-                state[path.pop()] = 2
-            elif state.get(following) == 1:
-                return path[path.index(following):]
-            elif following not in state:
-                state[following] = 1
-                path.append(following)
-                stack.append(iter(_waits_on(following)))
-    return None
-
-
-def _waits_on(task: Task[Any]) -> list[Task[Any]]:
-    parked = task._parked_on
-    if parked is None or parked.__class__ is tuple or task._outcome != _PENDING:
-        return []
-    return [h for h in parked.holders() if h._parked_on is not None and h._outcome == _PENDING]
-
-
-def _threads_that_may_hand_in() -> list[threading.Thread]:
-    """The other live threads of the program, but coop's own idle workers."""
-    me = threading.get_ident()
-    return [thread for thread in threading.enumerate()
-            if thread.ident != me and thread not in _internal_threads
-            and not thread.name.startswith("coop-") and thread.is_alive()]
-
-
-class _ThreadWatch:
-    """One thread for the whole process that waits for other threads to end, so that a
-    scheduler stuck only because they were alive looks again then (without polling)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._watched: dict[threading.Thread, None] = {}
-        self._pokes: dict[Callable[[], None], None] = {}
-        # Not `_thread`: mypyc would name the C field `__thread`, a C keyword.
-        self._watcher: threading.Thread | None = None
-
-    def watch(self, threads: list[threading.Thread], poke: Callable[[], None]) -> None:
-        """Call ``poke()`` once every one of ``threads`` has ended."""
-        # A thread made outside the threading module cannot be joined (it is a dummy):
-        # only the quiet-spell warning can tell about a deadlock it keeps from being raised.
-        joinable = [t for t in threads if type(t).__name__ != "_DummyThread"]
-        if not joinable:
-            return
-        with self._lock:
-            if poke in self._pokes and all(t in self._watched for t in joinable):
-                return
-            self._pokes[poke] = None
-            for thread in joinable:
-                self._watched[thread] = None
-            if self._watcher is None:
-                self._watcher = threading.Thread(target=self._run, name="coop-deadlock-watch",
-                                                daemon=True)
-                self._watcher.start()
-
-    def _run(self) -> None:
-        # Joins the watched threads one at a time: a deadlock needs them all gone anyway. It
-        # ends once nothing is left to watch (a later watch() starts another).
-        while True:
-            with self._lock:
-                alive = [t for t in self._watched if t.is_alive()]
-                pokes: list[Callable[[], None]] = []
-                if not alive:
-                    self._watched.clear()
-                    pokes, self._pokes = list(self._pokes), {}
-                    self._watcher = None
-            for poke in pokes:
-                poke()
-            if not alive:
-                return
-            alive[0].join()
-
-
-_THREAD_WATCH = _ThreadWatch()
-
-
-#: A deadlock report lists at most this many waits; the rest are counted (all are in .waits).
-_REPORTED_WAITS = 20
-
-
-def _list_waits(waits: list[tuple[Task[Any], str]]) -> str:
-    # A deadlock among 100,000 tasks must not print 100,000 lines: the first few name the
-    # problem, the count of each kind of wait among the rest says how big it is.
-    shown = [f"  {task.name} waits for {what}" for task, what in waits[:_REPORTED_WAITS]]
-    rest = waits[_REPORTED_WAITS:]
-    if rest:
-        kinds: dict[str, int] = {}
-        for _, what in rest:
-            kind = "a timer" if what.startswith("a timer") else what
-            kinds[kind] = kinds.get(kind, 0) + 1
-        common = sorted(kinds.items(), key=lambda item: -item[1])
-        summary = ", ".join(f"{n} on {what}" for what, n in common[:3])
-        if len(common) > 3:
-            summary += f", {sum(n for _, n in common[3:])} on other things"
-        shown.append(f"  ... and {len(rest)} more ({summary}); Deadlock.waits has them all")
-    return "\n".join(shown)
-
-
-def _refused(task: Task[Any], effect: Any, exc: BaseException) -> Throw:
-    """What to throw into a task whose yielded value could not be applied."""
-    if not hasattr(effect, "_coop_apply"):
-        return Throw(TypeError(_bad_yield_message(task, effect)))
-    return Throw(exc)  # the effect refused: the error is the task's own
-
-
-def _bad_yield_message(task: Task[Any], obj: Any) -> str:
-    import inspect
-
-    shown = repr(obj)
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
-    if isinstance(obj, Task):
-        hint = "to wait for a task, yield coop.join(task)"
-    elif inspect.isgenerator(obj):
-        hint = ("to run a generator inline use `yield from gen`; "
-                "to run it as a separate task use `yield coop.spawn(gen)`")
-    elif _is_asyncio_coroutine(obj) or type(obj).__module__.startswith("asyncio"):
-        hint = ASYNCIO_HINT
-    elif inspect.iscoroutine(obj):
-        hint = "to run a coroutine as a task use `yield coop.spawn(coro)`"
-    elif type(obj).__module__.startswith("concurrent"):
-        hint = ("coop does not wait on concurrent.futures objects; offload the call itself "
-                "with `yield coop.to_thread(fn, ...)` or `yield coop.to_process(fn, ...)`")
-    else:
-        hint = ("yield an effect such as coop.sleep(1) or coop.join(task), "
-                "or a bare `yield` to give up the turn")
-    return (f"task {task.name!r} yielded {shown} ({type(obj).__name__}), "
-            f"which is not a coop effect: {hint}")
-
-
-def _chain(coro: Any) -> list[Any]:
-    """A task's generator and those it is delegating to (``yield from``, ``await``)."""
-    chain: list[Any] = []
-    while coro is not None and len(chain) < 1000:
-        chain.append(coro)
-        coro = getattr(coro, "gi_yieldfrom", None) or getattr(coro, "cr_await", None)
-    return chain
-
-
-def _handling(coro: Any, exc: BaseException) -> bool:
-    """Whether a suspended task is inside the handler of ``exc`` (an except or finally block).
-
-    While a generator handles an exception, the exception is among the objects it refers to
-    (its saved exception state, or a local), and the GC's referents show them.
-    """
-    for gen in _chain(coro):
-        for ref in gc.get_referents(gen):
-            if ref is exc:
-                return True
-    return False
-
-
-def _where(coro: Any) -> str:
-    """The file and line where a suspended task's innermost frame is."""
-    chain = _chain(coro)
-    for gen in chain[::-1]:  # innermost first (mypyc cannot compile reversed() of Any here)
-        frame = getattr(gen, "gi_frame", None) or getattr(gen, "cr_frame", None)
-        if frame is not None:
-            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
-    return "an unknown line"
-
-
-def _nothing() -> None:
-    pass
-
-
-def _cancelled_again() -> Cancelled:
-    return Cancelled("cancelled again: the task caught coop.Cancelled and went on")
-
-
-# A spawned generator's ``__name__``: equal to the name it had, and the mark that it is a
-# task's (see Scheduler._spawn). Made with type(): mypyc cannot compile a subclass of str.
-_SpawnedName: Any = type("_SpawnedName", (str,), {"__slots__": ()})
-
-
-#: One marked copy per distinct name (there are as many as there are generator functions).
-_SPAWNED_NAMES: dict[str, str] = {}
-
-
-def _spawned_twice(coro: Any) -> ValueError:
-    name = getattr(coro, "__qualname__", None) or getattr(coro, "__name__", "the generator")
-    return ValueError(
-        f"{name} was already spawned as a task: one generator can run as one task only "
-        f"(two would share its frame); call {name}(...) again to get a second one"
-    )
-
-
-def _check_warning(seconds: object) -> float | None:
-    if seconds is None:
-        return None
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
-        raise ValueError(f"deadlock_warning takes a number of seconds >= 0, or None to turn "
-                         f"the warning off; got {seconds!r}")
-    return float(seconds)

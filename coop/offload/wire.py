@@ -12,6 +12,7 @@ This module is imported by worker processes: it needs nothing beyond the standar
 
 from __future__ import annotations
 
+import enum
 import io
 import os
 import pickle
@@ -23,14 +24,30 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-#: Outcome tags, the first item of a decoded outcome tuple.
+#: Outcome tags, the first item of a decoded outcome tuple (plain ints: they are pickled).
 OK = 0
 ERR = 1
 
-# What a pool's completion callback ``done(kind, value)`` is told: the value itself, an
-# exception raised in this process, a pickled outcome from a worker process, or that the
-# worker died (a sentence saying how), or an outcome tuple a backend's own serializer carried.
-VALUE, ERROR, WIRE, CRASH, OUTCOME = 0, 1, 2, 3, 4
+
+class Completion(enum.IntEnum):
+    """What a pool's completion callback ``done(kind, value)`` is told ``value`` is."""
+
+    VALUE = 0  # the call's result itself
+    ERROR = 1  # an exception raised in this process
+    WIRE = 2  # a pickled outcome from a worker process (made by invoke)
+    CRASH = 3  # the worker died: a sentence saying how
+    OUTCOME = 4  # an outcome tuple that a backend's own serializer carried
+
+
+VALUE = Completion.VALUE
+ERROR = Completion.ERROR
+WIRE = Completion.WIRE
+CRASH = Completion.CRASH
+OUTCOME = Completion.OUTCOME
+
+#: A completion callback, ``done(kind, value)``, called once from whatever thread the pool
+#: completes the call on.
+Done = Callable[[Completion, Any], None]
 
 # A call's payload says how to run it: call ``fn(*args, **kw)``, or map ``fn`` over items.
 _CALL = 0
@@ -351,7 +368,7 @@ def _dump_error(exc: BaseException, note: str | None) -> bytes:
 
 #: worker -> watcher: b"P"ull (its pid, length 0) or b"R"esult (call id, length, bytes);
 #: watcher -> worker: b"C"all (call id, length, payload) or b"N"othing to run.
-_FRAME = struct.Struct("!cQQ")
+FRAME = struct.Struct("!cQQ")
 _links: dict[Any, socket.socket | None] = {}
 
 
@@ -365,8 +382,8 @@ def invoke_pulled(address: Any, token: bytes) -> None:
     if link is None:
         raise LinkLost("the worker process could not reach coop's watcher")
     try:
-        link.sendall(_FRAME.pack(b"P", os.getpid(), 0))
-        kind, call_id, size = _FRAME.unpack(_recv_exact(link, _FRAME.size))
+        link.sendall(FRAME.pack(b"P", os.getpid(), 0))
+        kind, call_id, size = FRAME.unpack(_recv_exact(link, FRAME.size))
         if kind != b"C":
             return  # the call this task was sent for was withdrawn, or another task ran it
         payload = _recv_exact(link, size)
@@ -375,7 +392,7 @@ def invoke_pulled(address: Any, token: bytes) -> None:
         raise LinkLost(f"the worker process lost coop's watcher: {exc}") from None
     data = invoke(payload)
     try:
-        link.sendall(_FRAME.pack(b"R", call_id, len(data)) + data)
+        link.sendall(FRAME.pack(b"R", call_id, len(data)) + data)
     except OSError:
         _links[(address, os.getpid())] = None  # the watcher has gone: nobody waits for it
 

@@ -6,10 +6,11 @@ import enum
 from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
-from .errors import CoopUsageError
+from ..errors import CoopUsageError
 
 if TYPE_CHECKING:
-    from .kernel import Scheduler, WaitQueue
+    from ._run import Scheduler
+    from ._waitqueue import WaitQueue
 
 T = TypeVar("T")
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .effects import Effect
-from .errors import Cancelled, CoopUsageError
-from .task import _DONE, _PENDING, Task
+from ..errors import Cancelled, CoopUsageError
+from ._effects import Effect
+from ._task import _DONE, _PENDING, Task
 
 if TYPE_CHECKING:
-    from .kernel import Scheduler
+    from ._run import Scheduler
 
 T = TypeVar("T")
 
@@ -27,9 +27,9 @@ class Join(Effect[T]):
             raise TypeError(f"coop.join expects a Task (from coop.spawn), got {task!r}")
         self.task = task
 
-    def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
+    def _coop_apply(self, scheduler: Scheduler, task: Task[Any]) -> Any:
         target = self.task
-        if target._scheduler is not kernel:
+        if target._scheduler is not scheduler:
             raise CoopUsageError(
                 f"cannot join {target!r}: it belongs to another scheduler; a task can only "
                 f"join tasks spawned on its own scheduler"
@@ -41,7 +41,7 @@ class Join(Effect[T]):
             if target._outcome == _DONE:
                 return target._result
             raise target._result
-        return kernel.joiners_of(target).park(task, False)
+        return scheduler.joiners_of(target).park(task, False)
 
 
 def join(task: Task[T]) -> Join[T]:
@@ -71,17 +71,17 @@ class Cancel(Effect[None]):
         self.task = task
         self.wait = wait
 
-    def _coop_apply(self, kernel: Scheduler, task: Task[Any]) -> Any:
+    def _coop_apply(self, scheduler: Scheduler, task: Task[Any]) -> Any:
         target = self.task
-        if target._scheduler is not kernel:
+        if target._scheduler is not scheduler:
             raise CoopUsageError(f"cannot cancel {target!r}: it belongs to another scheduler")
         if target is task:
             raise Cancelled("the task cancelled itself")
-        if not kernel.cancel(target) or not self.wait:
+        if not scheduler.cancel(target) or not self.wait:
             return None
         # Its outcome is deliberately not raised here: the canceller asked for the end.
         target._observed = True
-        return kernel.joiners_of(target).park(task, True)
+        return scheduler.joiners_of(target).park(task, True)
 
 
 def cancel(task: Task[Any], *, wait: bool = True) -> Cancel:

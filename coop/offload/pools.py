@@ -29,9 +29,7 @@ from multiprocessing import connection
 from multiprocessing.context import BaseContext
 from typing import Any
 
-from ._wire import CRASH, ERROR, VALUE, WIRE, invoke
-
-Done = Callable[[int, Any], None]
+from .wire import CRASH, ERROR, VALUE, WIRE, Completion, Done, invoke
 
 #: Workers in a row killed while starting before each further such death fails a call.
 _BOOT_DEATHS = 3
@@ -302,7 +300,7 @@ class ProcessPool:
         except OSError:
             pass  # it died: the manager sees its sentinel and reports the call
 
-    def _settle(self, job: _ProcJob | None, kind: int, value: Any) -> None:
+    def _settle(self, job: _ProcJob | None, kind: Completion, value: Any) -> None:
         if job is None:
             return
         with self._lock:
@@ -453,7 +451,7 @@ class ProcessPool:
         job, worker.job = worker.job, None
         self._settle(job, CRASH, f"its worker process (pid {process.pid}) died: {how}")
 
-    def _fail_queue(self, kind: int, value: Any) -> None:
+    def _fail_queue(self, kind: Completion, value: Any) -> None:
         with self._lock:
             jobs = list(self._queue)
             self._queue.clear()
