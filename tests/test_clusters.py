@@ -232,7 +232,16 @@ def test_a_dead_cluster_worker_raises_worker_crashed_and_later_calls_work(cluste
         later = yield coop.pmap(square, range(6), chunksize=1)
         return message, later
 
-    message, later = coop.run(main(), processes=cluster)
+    own_pool = None
+    if not hasattr(cluster, "submit"):  # Ray's Pool: a pool of its own, so that the actor
+        from ray.util.multiprocessing import Pool  # killed here is no later test's worker
+
+        own_pool = cluster = Pool(2)
+    try:
+        message, later = coop.run(main(), processes=cluster)
+    finally:
+        if own_pool is not None:
+            own_pool.terminate()
     assert "to_process(die)" in message and "died" in message
     assert later == [x * x for x in range(6)]
 
