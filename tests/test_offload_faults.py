@@ -388,8 +388,13 @@ def test_a_result_only_cloudpickle_can_send_comes_back_from_loky():
     def main():
         return (yield coop.to_process(make_local_instance))
 
-    assert pool.submit(make_local_instance).result().value == 42
-    assert coop.run(main(), processes=pool).value == 42
+    try:
+        assert pool.submit(make_local_instance).result().value == 42
+        assert coop.run(main(), processes=pool).value == 42
+    finally:
+        # loky's reusable executor outlives the test otherwise, and its manager thread being
+        # alive turns a later test's deadlock into a warning (it could hand work in).
+        pool.shutdown(wait=True, kill_workers=True)
 
 
 # ---------------------------------------------------------------- b14: the worker's exception
