@@ -19,7 +19,7 @@ from .errors import Cancelled, CoopUsageError, Deadlock, Timeout, WorkerCrashed
 from .lowlevel import Scheduler, Task, TaskState, WaitQueue
 from .offload import *  # noqa: F403
 from .policy import FifoPolicy, RandomPolicy
-from .runner import run
+from .runner import current_time, run
 from .signals import wait_signal
 from .structured import *  # noqa: F403
 from .sync import *  # noqa: F403
@@ -41,6 +41,7 @@ __all__ = [
     "WorkerCrashed",
     "cancel",
     "current_task",
+    "current_time",
     "join",
     "kernel_build",
     "now",

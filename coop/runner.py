@@ -1,10 +1,11 @@
-"""coop.run: the one call most programs make."""
+"""coop.run, the one call most programs make, and what code it runs may ask of it."""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from .lowlevel import Runnable, Scheduler
+from .errors import CoopUsageError
+from .lowlevel import Runnable, Scheduler, running_scheduler
 from .offload import configure
 from .policy import Policy
 
@@ -52,3 +53,30 @@ def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None,
         return scheduler.run_main(main)  # type: ignore[no-any-return]
     finally:
         scheduler.close()
+
+
+def current_time() -> float:
+    """The running scheduler's clock, read with a plain call (no ``yield``), so that it fits
+    in an expression: ``log(f"{coop.current_time():.2f} arrived")``.
+
+    The same value as ``yield coop.now()``: virtual seconds under a :class:`coop.VirtualClock`,
+    ``time.monotonic()`` under the default clock. Works anywhere the scheduler runs code (a
+    task, a callback it runs); elsewhere it raises :class:`coop.CoopUsageError`.
+
+    >>> def customer(name, log):
+    ...     yield coop.sleep(1.25)
+    ...     log.append(f"{coop.current_time():.2f} {name} arrives")
+    >>> def main():
+    ...     log = []
+    ...     yield coop.join((yield coop.spawn(customer("ann", log))))
+    ...     return log
+    >>> coop.run(main(), clock=coop.VirtualClock())
+    ['1.25 ann arrives']
+    """
+    scheduler = running_scheduler()
+    if scheduler is None:
+        raise CoopUsageError(
+            "coop.current_time() reads the clock of the scheduler running in this thread, and "
+            "none is: call it from a task or a callback coop runs (from another thread, ask "
+            "with scheduler.now() on the scheduler itself)")
+    return scheduler.now()
