@@ -14,7 +14,7 @@ T = TypeVar("T")
 
 def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None,
         threads: Any = None, processes: Any = None,
-        deadlock_warning: float | None = 10.0) -> T:
+        deadlock_warning: float | None = 10.0, until: float | None = None) -> T:
     """Run ``main`` (a generator or coroutine) as the main task and return its result.
 
     Returns once ``main`` and every task spawned without ``daemon=True`` have finished (as a
@@ -36,6 +36,27 @@ def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None,
     of it a warning with the deadlock report and the names of those threads is logged on the
     ``coop`` logger (once per quiet spell). ``None`` turns the warning off.
 
+    ``until``: a time on the clock (virtual seconds, or ``time.monotonic()`` seconds under the
+    default clock) at which the run stops, as SimPy's ``env.run(until=T)``: when the clock
+    gets there, before anything due at that time runs, every task still pending is
+    cancelled (main first) and its cleanup runs; then ``run()`` returns main's result if main
+    had finished, and otherwise raises :class:`coop.Timeout`, whose message lists what the
+    tasks were waiting for (a program stuck for good stops at ``until`` this way, rather
+    than raising Deadlock).
+
+    >>> def clock_tower():
+    ...     while True:
+    ...         yield coop.sleep(1)
+    ...         print(f"bong at {coop.current_time():g}")
+    >>> def main():
+    ...     yield coop.spawn(clock_tower())
+    ...     yield coop.sleep(2.5)
+    ...     return "main is done"
+    >>> coop.run(main(), clock=coop.VirtualClock(), until=3)
+    bong at 1
+    bong at 2
+    'main is done'
+
     A SystemExit or KeyboardInterrupt raised in any task stops the run: every other task is
     cancelled and its cleanup runs, then ``run()`` raises it (so ``sys.exit(3)`` in a task
     exits with status 3).
@@ -50,7 +71,7 @@ def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None,
     try:
         if threads is not None or processes is not None:
             configure(scheduler, threads=threads, processes=processes)
-        return scheduler.run_main(main)  # type: ignore[no-any-return]
+        return scheduler.run_main(main, until=until)  # type: ignore[no-any-return]
     finally:
         scheduler.close()
 

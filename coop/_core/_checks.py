@@ -151,3 +151,16 @@ def _spawned_twice(coro: Any) -> ValueError:
         f"{name} was already spawned as a task: one generator can run as one task only "
         f"(two would share its frame); call {name}(...) again to get a second one"
     )
+
+
+def _check_until(until: object, now: float) -> float | None:
+    """run(until=...): a time on the scheduler's clock, not before its present."""
+    if until is None:
+        return None
+    if isinstance(until, bool) or not isinstance(until, (int, float)) or until != until:
+        raise TypeError(f"run(until=...) takes a time on the scheduler's clock (a number), or "
+                        f"None for no end, got {until!r}")
+    if until < now:
+        raise ValueError(f"run(until={until!r}) is before the clock's present ({now:g}); "
+                         f"with the default clock pass time.monotonic() + seconds")
+    return float(until)

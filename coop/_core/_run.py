@@ -27,19 +27,20 @@ from types import CoroutineType, GeneratorType
 from typing import Any
 
 from ..clock import RealClock
-from ..errors import Cancelled, CoopUsageError
+from ..errors import Cancelled, CoopUsageError, Timeout
 from ..policy import Policy
 from ._cancelling import _cancelled_again, _handling, _nothing, _where
 from ._cext import _RESUME, _RETURNED, _TRACK, _UNTRACK
 from ._checks import (
     _SPAWNED_NAMES,
     ASYNCIO_HINT,
+    _check_until,
     _refused,
     _spawned_twice,
     _SpawnedName,
     check_runnable,
 )
-from ._deadlock import DeadlockDetector
+from ._deadlock import DeadlockDetector, _list_waits
 from ._instruments import _Instruments
 from ._io import _IOWait, _IOWaits
 from ._task import _CANCELLED, _DONE, _FAILED, _PENDING, Runnable, Task, Throw
@@ -128,6 +129,9 @@ class Scheduler:
         #: Per-scheduler state of optional subsystems (offload pools, ...), by name.
         self.services: dict[str, Any] = {}
         self._closed = False
+        # run(until=...): the end time was reached (the loops stop), and what Timeout says.
+        self._halted = False
+        self._reached: str | None = None
         # While run() runs (and the C helpers exist), pending tasks are hidden from the GC.
         self._untracking = False
         # Tasks being cancelled, with how often each caught the cancellation and went on; and
@@ -405,13 +409,40 @@ class Scheduler:
         """
         self._run(None)
 
-    def run_main(self, coro: Runnable[Any], name: str | None = "main") -> Any:
-        """Run ``coro`` as the main task, as :func:`coop.run` does, and return its result."""
+    def run_main(self, coro: Runnable[Any], name: str | None = "main",
+                 until: object = None) -> Any:
+        """Run ``coro`` as the main task, as :func:`coop.run` does, and return its result.
+
+        With ``until`` (a time on this scheduler's clock), the run stops when the clock gets
+        there, before anything due then runs: see :func:`coop.run`.
+        """
         check_runnable(coro)
+        deadline = _check_until(until, self.now())
         main = self._spawn(coro, name, False)
         self._main = main
+        if deadline is not None:
+            self._wheel.add_first(deadline, TimerHandle(deadline, self._reach_until,
+                                                        (deadline,)))
         self._run(main)
+        if self._reached is not None:
+            reached, self._reached = self._reached, None
+            if main._outcome != _DONE:
+                if main._outcome == _FAILED and not isinstance(main._result, Cancelled):
+                    return main.result()  # it failed on its own before the time was up
+                main._observed = True
+                raise Timeout(reached)
         return main.result()
+
+    def _reach_until(self, deadline: float) -> None:
+        # Fires before every other timer due at the deadline; the loop stops after the poll
+        # that fired it, and _run cancels what is left.
+        waits = [(t, self.describe_wait(t)) for t in self._tasks.values()
+                 if t._parked_on is not None]
+        self._reached = (f"the run stopped at its end time ({deadline:g}, run(until=...)) "
+                         f"before main finished; {len(waits)} task(s) were waiting"
+                         + (":\n" + _list_waits(waits) if waits else ""))
+        self._halted = True
+        self._wheel.cancel_from(deadline)
 
     def _run(self, main: Task[Any] | None) -> None:
         if running_scheduler() is not None:
@@ -425,6 +456,12 @@ class Scheduler:
         try:
             try:
                 self._loop(main is not None)
+                if self._halted:
+                    # run(until=...): the time is up. Every task is cancelled, main first,
+                    # and their cleanup runs (it may take time of its own).
+                    self._halted = False
+                    self._cancel_all(Cancelled("the run reached its end time"))
+                    self._loop(False)
                 if main is not None and self._tasks:
                     # Daemon tasks still running when the program is done get cancelled, and
                     # their cleanup runs before run() returns.
@@ -536,6 +573,8 @@ class Scheduler:
                 self._poll(False)
             else:
                 continue  # nothing was polled: no instrument can have been added
+            if self._halted:
+                return  # run(until=...) reached its end time
             # Looked at only after a poll (add_instrument hands in a no-op to make one), so a
             # round without one pays nothing for instruments.
             if self._instrumented():
@@ -550,6 +589,8 @@ class Scheduler:
         while (self._nondaemon if until_main_done else len(self._tasks)) != 0:
             if not ready:
                 self._poll(True)
+                if self._halted:
+                    return  # run(until=...) reached its end time
                 continue
             for _ in range(len(ready)):
                 index = 0 if pick is None else pick(len(ready))
@@ -564,6 +605,8 @@ class Scheduler:
             if ready and (self._inbox or self._sigint_pending or self._cleaning_up or self._io
                           or self._wheel.due(self._clock_now())):
                 self._poll(False)
+            if self._halted:
+                return  # run(until=...) reached its end time
 
     def _step(self, task: Task[Any]) -> None:
         """Resume one task with its pending value: the policy loop's path (the FIFO loop
@@ -815,7 +858,7 @@ class Scheduler:
             now = self._clock_now()
             now_key = now // BUCKET
             while True:
-                while timers and timers[0][0] <= now:
+                while timers and timers[0][0] <= now and not self._halted:
                     entry = heapq.heappop(timers)
                     target = entry[2]
                     if target.__class__ is TimerHandle:
@@ -825,7 +868,7 @@ class Scheduler:
                         sleeper = wheel.sleeper(entry)
                         if sleeper is not None:
                             self.wake(sleeper)
-                if not (keys and keys[0] <= now_key):
+                if not (keys and keys[0] <= now_key) or self._halted:
                     break
                 wheel.open_bucket()  # one at a time, in order: each is sorted on its own
             if now_key > wheel.near_key:
@@ -958,12 +1001,16 @@ class Scheduler:
 
     def _cancel_everything(self) -> None:
         self._interrupted = True
+        self._cancel_all(Cancelled("KeyboardInterrupt"))
+
+    def _cancel_all(self, exc: Cancelled) -> None:
+        """Cancel every task, main first."""
         order = list(self._tasks.values())
         if self._main is not None and self._main in order:
             order.remove(self._main)
             order.insert(0, self._main)
         for task in order:
-            self.cancel(task, Cancelled("KeyboardInterrupt"))
+            self.cancel(task, Cancelled(*exc.args))
 
     # ------------------------------------------------------------- cleanup
 

@@ -80,6 +80,30 @@ class TimerWheel:
             bucket.append(entry)
         return entry
 
+    def add_first(self, deadline: float, target: Any) -> Any:
+        """File a timer that fires before every other one due at the same deadline."""
+        entry: Any = (deadline, -1, target)
+        key = deadline // BUCKET
+        if key <= self.near_key:
+            heapq.heappush(self.near, entry)
+            return entry
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            self.buckets[key] = [entry]
+            heapq.heappush(self.keys, key)
+        else:
+            bucket.append(entry)
+        return entry
+
+    def cancel_from(self, deadline: float) -> None:
+        """Cancel every callback due at ``deadline`` or later (sleeps are left to their
+        tasks' cancellation)."""
+        for entries in (self.near, *self.buckets.values()):
+            for entry in entries:
+                target = entry[2]
+                if target.__class__ is TimerHandle and entry[0] >= deadline:
+                    target.cancelled = True
+
     def sleeper(self, entry: Any) -> Task[Any] | None:
         """The task still asleep on this entry, or None if the entry is dead."""
         task = self.tasks.get(entry[2])
