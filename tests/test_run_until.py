@@ -159,3 +159,22 @@ def test_every_task_due_before_the_end_runs_none_at_or_after_it_and_none_is_lost
     assert sorted(woke) == [i for i, seconds in enumerate(naps) if seconds < end]
     assert all(task.done() for task in tasks)  # none left behind
     assert sorted(ended) == sorted(started)  # every task that started ran its cleanup
+
+
+def test_a_scheduler_run_again_after_an_end_time_runs_in_full():
+    scheduler = coop.Scheduler(clock=coop.VirtualClock())
+
+    def slow():
+        try:
+            yield coop.sleep(10)
+        finally:
+            raise SystemExit(3)  # run() raises this, not the Timeout, and never reads it
+
+    def quick():
+        yield coop.sleep(1)
+        return "quick"
+
+    with pytest.raises(SystemExit):
+        scheduler.run_main(slow(), until=5)
+    assert scheduler.run_main(quick()) == "quick"  # no end time left over from the first run
+    scheduler.close()

@@ -418,6 +418,7 @@ class Scheduler:
         """
         check_runnable(coro)
         deadline = _check_until(until, self.now())
+        self._forget_end_time()  # a scheduler may be run again after a run that raised
         main = self._spawn(coro, name, False)
         self._main = main
         if deadline is not None:
@@ -432,6 +433,12 @@ class Scheduler:
                 main._observed = True
                 raise Timeout(reached)
         return main.result()
+
+    def _forget_end_time(self) -> None:
+        # A method, not assignments in run_main: mypy would narrow _reached to None there,
+        # and the compiled run_main would then refuse to read the message set meanwhile.
+        self._halted = False
+        self._reached = None
 
     def _reach_until(self, deadline: float) -> None:
         # Fires before every other timer due at the deadline; the loop stops after the poll
