@@ -243,5 +243,7 @@ def test_a_dead_cluster_worker_raises_worker_crashed_and_later_calls_work(cluste
         if own_pool is not None:
             own_pool.terminate()
     assert "to_process(die)" in message and "died" in message
+    if own_pool is not None:
+        assert "pass a new Pool to later runs" in message  # Ray's Pool keeps the dead actor
     assert later == [x * x for x in range(6)]
 

@@ -45,7 +45,9 @@ class RayPoolBackend(Backend):
             if {cls.__name__ for cls in type(exc).__mro__} & self._CRASHES:
                 self._broken = True
                 first = str(exc).splitlines()[0] if str(exc) else ""
-                done(CRASH, f"the Ray worker running it died ({type(exc).__name__}: {first})")
+                done(CRASH, f"the Ray worker running it died ({type(exc).__name__}: {first}); "
+                            f"Ray's Pool does not replace a dead actor, so coop uses a new pool "
+                            f"until run() ends: pass a new Pool to later runs")
             else:
                 done(ERROR, exc)
 
