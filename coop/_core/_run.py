@@ -467,7 +467,7 @@ class Scheduler:
                     # run(until=...): the time is up. Every task is cancelled, main first,
                     # and their cleanup runs (it may take time of its own).
                     self._halted = False
-                    self._cancel_all(Cancelled("the run reached its end time"))
+                    self._cancel_all("the run reached its end time")
                     self._loop(False)
                 if main is not None and self._tasks:
                     # Daemon tasks still running when the program is done get cancelled, and
@@ -1008,16 +1008,16 @@ class Scheduler:
 
     def _cancel_everything(self) -> None:
         self._interrupted = True
-        self._cancel_all(Cancelled("KeyboardInterrupt"))
+        self._cancel_all("KeyboardInterrupt")
 
-    def _cancel_all(self, exc: Cancelled) -> None:
-        """Cancel every task, main first."""
+    def _cancel_all(self, why: str) -> None:
+        """Cancel every task, main first, each with its own Cancelled(why)."""
         order = list(self._tasks.values())
         if self._main is not None and self._main in order:
             order.remove(self._main)
             order.insert(0, self._main)
         for task in order:
-            self.cancel(task, Cancelled(*exc.args))
+            self.cancel(task, Cancelled(why))
 
     # ------------------------------------------------------------- cleanup
 
