@@ -9,13 +9,22 @@ _native.select(__name__)
 
 # Each subsystem lists its public names in its own __all__; they are re-exported here so that
 # a new name needs no edit to this file.
-from . import actors, offload, structured, sync
+from . import actors, interrupts, offload, structured, sync, taskgroup
 from . import lowlevel as lowlevel  # so that `coop.lowlevel` works after `import coop`
 from ._native import kernel_build
 from .actors import *  # noqa: F403
 from .clock import RealClock, VirtualClock
 from .effects import Effect, cancel, current_task, join, now, sleep, spawn
-from .errors import Cancelled, CoopUsageError, Deadlock, Timeout, WorkerCrashed
+from .errors import (
+    Cancelled,
+    CoopUsageError,
+    Deadlock,
+    Interrupted,
+    Preempted,
+    Timeout,
+    WorkerCrashed,
+)
+from .interrupts import *  # noqa: F403
 from .lowlevel import Scheduler, Task, TaskState, WaitQueue
 from .offload import *  # noqa: F403
 from .policy import FifoPolicy, RandomPolicy
@@ -23,11 +32,14 @@ from .runner import current_time, run
 from .signals import wait_signal
 from .structured import *  # noqa: F403
 from .sync import *  # noqa: F403
+from .taskgroup import *  # noqa: F403
 
 __all__ = [
     "Cancelled",
     "CoopUsageError",
     "Deadlock",
+    "Interrupted",
+    "Preempted",
     "Effect",
     "FifoPolicy",
     "RandomPolicy",
@@ -52,6 +64,8 @@ __all__ = [
     *actors.__all__,
     *offload.__all__,
     *structured.__all__,
+    *interrupts.__all__,
+    *taskgroup.__all__,
     *sync.__all__,
 ]
 

@@ -23,6 +23,51 @@ class Cancelled(BaseException):
     """
 
 
+class Interrupted(Exception):
+    """Raised in a task at its ``yield`` by :func:`coop.interrupt`; ``cause`` is what the
+    interrupter passed. Not a cancellation: the task may handle it and go on.
+
+    >>> def machine(log):
+    ...     while True:
+    ...         try:
+    ...             yield coop.sleep(10)
+    ...             log.append("part made")
+    ...         except coop.Interrupted as err:
+    ...             log.append(f"repair after {err.cause}")
+    ...             yield coop.sleep(2)
+    >>> def main():
+    ...     log = []
+    ...     task = yield coop.spawn(machine(log), daemon=True)
+    ...     yield coop.sleep(5)
+    ...     coop.interrupt(task, cause="a breakdown")
+    ...     yield coop.sleep(20)
+    ...     return log
+    >>> coop.run(main(), clock=coop.VirtualClock())
+    ['repair after a breakdown', 'part made', 'part made']
+    """
+
+    def __init__(self, cause: Any = None) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return f"interrupted: {self.cause!r}" if self.cause is not None else "interrupted"
+
+
+class Preempted(Interrupted):
+    """Raised in the holder of a :class:`coop.PreemptiveResource` that a task with a better
+    priority took from it: ``by`` is that task, ``usage_since`` the time the holder got it."""
+
+    def __init__(self, by: Any, usage_since: float) -> None:
+        super().__init__(by)
+        self.by = by
+        self.usage_since = usage_since
+
+    def __str__(self) -> str:
+        name = getattr(self.by, "name", self.by)
+        return f"preempted by {name!r} (held since {self.usage_since:g})"
+
+
 class Timeout(Exception):
     """Raised by :func:`coop.timeout` and by waits given a ``timeout=`` when time runs out.
 

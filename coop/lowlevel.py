@@ -87,6 +87,7 @@ __all__ = [
     "end_external",
     "end_outside_wait",
     "ignore_thread",
+    "is_cancelling",
     "note_owned_wait",
     "park",
     "remove_done_callback",
@@ -96,6 +97,7 @@ __all__ = [
     "running_scheduler",
     "set_deadline",
     "spawn_system_task",
+    "throw_in",
     "wait_readable",
     "wait_writable",
 ]
@@ -162,6 +164,22 @@ def reschedule(task: Task[Any], value: Any = None, *,
 def reschedule_throw(task: Task[Any], exc: BaseException) -> None:
     """Make a parked ``task`` ready; ``exc`` is raised at its ``yield``."""
     task.scheduler.wake(task, Throw(exc))
+
+
+def throw_in(task: Task[Any], exc: BaseException) -> bool:
+    """Raise ``exc`` in ``task`` at its current ``yield``, whether it is parked (it is unparked:
+    its wait's ``unpark`` runs) or ready (a resource it was woken with goes back).
+
+    Not a cancellation: the task may handle ``exc`` and go on. Returns False, doing nothing, if
+    the task has ended or an exception is already on its way to it (a cancellation is never
+    overwritten). :class:`coop.CoopUsageError` for the task that is running: raise instead.
+    """
+    return task.scheduler.throw_in(task, exc)
+
+
+def is_cancelling(task: Task[Any]) -> bool:
+    """Whether ``task`` has been cancelled and has not ended yet (it may be cleaning up)."""
+    return task.scheduler.is_cancelling(task)
 
 
 def set_deadline(task: Task[Any], deadline: float,

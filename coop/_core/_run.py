@@ -340,6 +340,34 @@ class Scheduler:
             task._value = Throw(exc)
         return True
 
+    def throw_in(self, task: Task[Any], exc: BaseException) -> bool:
+        """Raise ``exc`` in ``task`` at its ``yield`` as an ordinary exception (it may handle it
+        and go on): unlike :meth:`cancel`, the task is not watched for ignoring it.
+
+        Returns False, and does nothing, if the task has ended or already has an exception on
+        its way to it (a cancellation is never overwritten). A task's own running step cannot
+        be thrown into: the caller raises instead (CoopUsageError).
+        """
+        if task._outcome != _PENDING or task._value.__class__ is Throw:
+            return False
+        if task is self._running:
+            raise CoopUsageError(f"task {task.name!r} tried to throw into its own running "
+                                 f"step; raise the exception instead")
+        if task._parked_on is not None:
+            self.interrupt(task, exc)
+            return True
+        revoke = task._revoke
+        if revoke is not None:  # woken with a resource it has not used: it goes back
+            task._revoke = None
+            value = task._value
+            revoke(None if value is _HANDED_NONE else value)
+        task._value = Throw(exc)
+        return True
+
+    def is_cancelling(self, task: Task[Any]) -> bool:
+        """Whether ``task`` has been cancelled and has not ended yet (it may be cleaning up)."""
+        return task in self._cancelling
+
     # --------------------------------------------------- other OS threads
 
     def call_soon_threadsafe(self, fn: Callable[..., Any], *args: Any) -> None:
