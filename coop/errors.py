@@ -40,7 +40,7 @@ class Interrupted(Exception):
     ...     task = yield coop.spawn(machine(log), daemon=True)
     ...     yield coop.sleep(5)
     ...     coop.interrupt(task, cause="a breakdown")
-    ...     yield coop.sleep(20)
+    ...     yield coop.sleep(25)
     ...     return log
     >>> coop.run(main(), clock=coop.VirtualClock())
     ['repair after a breakdown', 'part made', 'part made']
@@ -120,6 +120,13 @@ class WorkerCrashed(RuntimeError):
     >>> coop.run(main())
     'the task was told; the scheduler went on'
     """
+
+
+class DebugWarning(RuntimeWarning):
+    """What debug mode (``coop.run(main, debug=True)``) warns with: an effect never yielded, a
+    step that blocked the scheduler, a cancellation caught and ignored, a failure nobody
+    waits for. It points at the file and line to look at; ``python -W error::coop.DebugWarning``
+    makes each one an error."""
 
 
 class CoopUsageError(RuntimeError):

@@ -14,7 +14,8 @@ T = TypeVar("T")
 
 def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None,
         threads: Any = None, processes: Any = None,
-        deadlock_warning: float | None = 10.0, until: float | None = None) -> T:
+        deadlock_warning: float | None = 10.0, until: float | None = None,
+        debug: bool | float | None = None) -> T:
     """Run ``main`` (a generator or coroutine) as the main task and return its result.
 
     Returns once ``main`` and every task spawned without ``daemon=True`` have finished (as a
@@ -61,13 +62,21 @@ def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None,
     cancelled and its cleanup runs, then ``run()`` raises it (so ``sys.exit(3)`` in a task
     exits with status 3).
 
+    ``debug``: debug mode, as asyncio's: warnings (:class:`coop.DebugWarning`, at the file and
+    line to look at) of an effect made and never yielded, a step that held the scheduler
+    longer than 0.1 s (or the number of seconds given as ``debug``), a task that caught
+    ``coop.Cancelled`` and went on, a failed task nobody waits for (when it fails). ``None``
+    (the default) turns it on when Python runs in development mode (``PYTHONDEVMODE=1``,
+    ``-X dev``) or ``COOP_DEBUG=1`` is set. Off, it costs nothing.
+
     >>> def main():
     ...     yield coop.sleep(1)
     ...     return "done"
     >>> coop.run(main(), clock=coop.VirtualClock())
     'done'
     """
-    scheduler = Scheduler(clock=clock, policy=policy, deadlock_warning=deadlock_warning)
+    scheduler = Scheduler(clock=clock, policy=policy, deadlock_warning=deadlock_warning,
+                          debug=debug)
     try:
         if threads is not None or processes is not None:
             configure(scheduler, threads=threads, processes=processes)

@@ -164,3 +164,23 @@ def _check_until(until: object, now: float) -> float | None:
         raise ValueError(f"run(until={until!r}) is before the clock's present ({now:g}); "
                          f"with the default clock pass time.monotonic() + seconds")
     return float(until)
+
+
+#: The slow-step threshold ``debug=True`` means, in seconds.
+DEFAULT_SLOW_STEP = 0.1
+
+
+def _debug_requested(debug: object) -> float | None:
+    """The slow-step threshold if debug mode is asked for (by ``debug``, or for None by the
+    environment: PYTHONDEVMODE / ``-X dev``, COOP_DEBUG), else None."""
+    if debug is None:
+        wanted = sys.flags.dev_mode or os.environ.get("COOP_DEBUG", "") not in ("", "0")
+        return DEFAULT_SLOW_STEP if wanted else None
+    if debug is True:
+        return DEFAULT_SLOW_STEP
+    if debug is False:
+        return None
+    if isinstance(debug, (int, float)) and not isinstance(debug, bool) and debug > 0:
+        return float(debug)
+    raise TypeError(f"debug= takes True, False, None (then PYTHONDEVMODE or COOP_DEBUG=1 turn "
+                    f"it on) or a slow-step threshold in seconds > 0, got {debug!r}")

@@ -13,10 +13,10 @@ names are re-exported by :mod:`coop.effects`.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from gc import get_referents as _referents
 from types import GeneratorType
-from typing import TYPE_CHECKING, Any, Generic, SupportsFloat, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, SupportsFloat, TypeVar
 
 try:
     from mypy_extensions import mypyc_attr
@@ -62,6 +62,18 @@ class Effect(Generic[T]):
         return (yield self)  # type: ignore[no-any-return]
 
 
+class DebugHooks:
+    """What debug mode (``_debug.py``) hooks into the effects compiled here: ``created`` is
+    told of each sleep and spawn made, to warn of one never yielded. Interpreted effect classes
+    are wrapped instead; these cannot be, and pay one test of a field of a static object."""
+
+    def __init__(self) -> None:
+        self.created: Callable[[Effect[Any]], None] | None = None
+
+
+DEBUG_HOOKS: Final = DebugHooks()
+
+
 def check_int(value: object, what: str, minimum: int = 0) -> int:
     """``value`` if it is an int (not a bool) of at least ``minimum``; else TypeError or
     ValueError naming ``what``."""
@@ -97,6 +109,9 @@ class Sleep(Effect[None]):
             self.seconds = seconds
         else:
             self.seconds = check_seconds(seconds, "coop.sleep")
+        created = DEBUG_HOOKS.created
+        if created is not None:
+            created(self)
 
     def _coop_apply(self, scheduler: Scheduler, task: Task[Any]) -> Any:
         if self.seconds == 0:
@@ -150,9 +165,16 @@ class Spawn(Effect[Task[T]]):
         self.coro = coro
         self.name = name
         self.daemon = daemon
+        created = DEBUG_HOOKS.created
+        if created is not None:
+            created(self)
 
     def _coop_apply(self, scheduler: Scheduler, task: Task[Any]) -> Any:
         return scheduler._spawn(self.coro, self.name, self.daemon)
+
+    def __repr__(self) -> str:
+        what = getattr(self.coro, "__qualname__", None) or type(self.coro).__name__
+        return f"coop.spawn({what}(...))"
 
 
 def spawn(coro: Runnable[T], name: str | None = None, *, daemon: bool = False) -> Spawn[T]:

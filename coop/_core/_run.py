@@ -35,6 +35,7 @@ from ._checks import (
     _SPAWNED_NAMES,
     ASYNCIO_HINT,
     _check_until,
+    _debug_requested,
     _refused,
     _spawned_twice,
     _SpawnedName,
@@ -86,7 +87,7 @@ class Scheduler:
     """
 
     def __init__(self, *, clock: Any = None, policy: Policy | None = None,
-                 deadlock_warning: object = 10.0) -> None:
+                 deadlock_warning: object = 10.0, debug: object = False) -> None:
         # deadlock_warning: seconds or None, typed object so that coop's own message reports a
         # wrong value (compiled, a `float | None` parameter is checked by mypyc on entry).
         self.clock: Any = clock if clock is not None else RealClock()
@@ -143,6 +144,22 @@ class Scheduler:
         # Waits that something outside the scheduler ends and that take no virtual time (a
         # signal): they are not a deadlock, and unlike external calls they let the clock jump.
         self._outside_waits = 0
+        # Debug mode's instrument (coop.run(debug=True)); None when off, as it nearly always is.
+        self._debug: Any = None
+        self._enable_debug(debug)
+
+    def _enable_debug(self, debug: object) -> None:
+        slow_step = _debug_requested(debug)
+        if slow_step is None:
+            return
+        from ._debug import DebugMode  # only in debug mode: it reads frames, it is not compiled
+        self._debug = DebugMode(self, slow_step)
+        self.add_instrument(self._debug)
+
+    @property
+    def debug(self) -> bool:
+        """Whether debug mode is on (see :func:`coop.run`)."""
+        return self._debug is not None
 
     # ----------------------------------------------------------------- tasks
 
@@ -488,6 +505,8 @@ class Scheduler:
         _running.scheduler = self
         installed = self._install_sigint()
         self._hide_tasks_from_gc(True)
+        if self._debug is not None:
+            self._debug.start()
         try:
             try:
                 self._loop(main is not None)
@@ -512,6 +531,8 @@ class Scheduler:
             if self._interrupted:
                 raise KeyboardInterrupt
         finally:
+            if self._debug is not None:
+                self._debug.stop()
             self._running = None
             self._hide_tasks_from_gc(False)
             if installed is not None:
@@ -736,6 +757,8 @@ class Scheduler:
             self._wake_joiners(task, joiners)
         elif task._outcome == _FAILED and not task.daemon and task is not self._main:
             self._unobserved[task] = None
+            if self._debug is not None and not task._observed:
+                self._debug.failed_unjoined(task, task._result)
         if stops_the_run and self._stop is None:
             # As in a program without coop: sys.exit() or a KeyboardInterrupt anywhere ends
             # the program. Every other task is cancelled (its cleanup runs), then run()
@@ -767,6 +790,8 @@ class Scheduler:
         if not handling:
             count += 1
             self._cancelling[task] = count
+            if self._debug is not None and count == 1:
+                self._debug.cancel_ignored(task, effect)
         if count >= _IGNORED_CANCELS:
             self._close_ignoring(task, count)  # it is running now: safe to close
             return SUSPENDED
