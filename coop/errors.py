@@ -56,7 +56,14 @@ class Interrupted(Exception):
 
 class Preempted(Interrupted):
     """Raised in the holder of a :class:`coop.PreemptiveResource` that a task with a better
-    priority took from it: ``by`` is that task, ``usage_since`` the time the holder got it."""
+    priority took from it: ``by`` is that task, ``usage_since`` the time the holder got it.
+
+    >>> err = coop.Preempted(by="urgent job", usage_since=3.0)
+    >>> isinstance(err, coop.Interrupted), err.by, err.usage_since
+    (True, 'urgent job', 3.0)
+    >>> print(err)
+    preempted by 'urgent job' (held since 3)
+    """
 
     def __init__(self, by: Any, usage_since: float) -> None:
         super().__init__(by)
@@ -126,7 +133,18 @@ class DebugWarning(RuntimeWarning):
     """What debug mode (``coop.run(main, debug=True)``) warns with: an effect never yielded, a
     step that blocked the scheduler, a cancellation caught and ignored, a failure nobody
     waits for. It points at the file and line to look at; ``python -W error::coop.DebugWarning``
-    makes each one an error."""
+    makes each one an error.
+
+    >>> import warnings
+    >>> def main():
+    ...     coop.sleep(5)                    # the yield is missing
+    ...     yield
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     coop.run(main(), debug=True)
+    >>> caught[0].category is coop.DebugWarning
+    True
+    """
 
 
 class CoopUsageError(RuntimeError):
