@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,26 @@ def test_mypy_strict_sees_each_effects_result_type(tmp_path: Path):
     wrong = {key: (revealed.get(key), want) for key, want in EXPECTED.items()
              if revealed.get(key) != want}
     assert not wrong, wrong
+
+
+@pytest.mark.slow
+def test_the_typing_guides_programs_pass_mypy_strict(tmp_path: Path):
+    # The guide's programs show typed code and say in comments what each line gives: they must
+    # be what they say, strict-clean (tests/test_docs.py runs them; this checks them).
+    if shutil.which("mypy", path=str(Path(sys.executable).parent)) is None:
+        pytest.skip("mypy is not installed beside this Python")
+    guide = (REPO / "docs" / "guides" / "typing.rst").read_text()
+    blocks = re.findall(r"^\.\. code-block:: python\n\n((?:   .*\n|\n)+)", guide, re.M)
+    assert len(blocks) >= 3
+    names = []
+    for index, block in enumerate(blocks):
+        name = f"guide_{index}.py"
+        (tmp_path / name).write_text(textwrap.dedent(block))
+        names.append(name)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["MYPYPATH"] = str(REPO)
+    checked = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir",
+         os.devnull, *names], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
