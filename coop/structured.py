@@ -29,12 +29,13 @@ import functools
 import inspect
 import logging
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Never, TypeAlias, TypeVar, overload
 
 from .errors import Timeout
 from .lowlevel import (
     SUSPENDED,
     Effect,
+    Runnable,
     Task,
     TaskState,
     Throw,
@@ -51,6 +52,17 @@ __all__ = ["gather", "race", "timeout"]
 log = logging.getLogger("coop")
 
 T = TypeVar("T")
+T1 = TypeVar("T1")
+T2 = TypeVar("T2")
+T3 = TypeVar("T3")
+T4 = TypeVar("T4")
+T5 = TypeVar("T5")
+
+#: What ``gather``, ``race`` and ``timeout`` take, each giving a ``T``: a Task (watched as it
+#: is), an effect (run in a child task, or by ``timeout`` in the caller itself), or a generator
+#: or coroutine (spawned). A string: the kernel's classes may be compiled, and this is for the
+#: type checker alone.
+Work: TypeAlias = "Task[T] | Effect[T] | Runnable[T]"
 
 
 class _Mode(enum.StrEnum):
@@ -239,10 +251,12 @@ class _Group:
         return [c for c in self.children if not c.done()]
 
 
-class Gather(Effect[list[Any]]):
+# A list, not a tuple, at run time (what gather has always returned): its element type is
+# the union of the children's result types (the overloads of gather), or their join.
+class Gather(Effect[list[T]]):
     __slots__ = ("effects", "work")
 
-    def __init__(self, work: tuple[Any, ...]) -> None:
+    def __init__(self, work: tuple[Work[T], ...]) -> None:
         self.work = [_as_work(item, "coop.gather") for item in work]
         self.effects = [_handing_over(item) for item in work]
 
@@ -261,7 +275,43 @@ class Gather(Effect[list[Any]]):
                 _give_back(effect, item, holder)
 
 
-def gather(*work: Any) -> Gather:
+# One overload per count up to five, so that children of different result types give a list
+# of their union (list[int | str]) rather than of their join (list[object]), which is what one
+# TypeVar over *work infers; past five, that join. The counts must not overlap: a generator's
+# type holds Any, and a call with Any in its arguments that several overloads of different
+# results match is given Any. A call with *args (gather(*tasks)) takes one TypeVar's type.
+@overload
+def gather() -> Gather[Never]: ...
+
+
+@overload
+def gather(w1: Work[T1], /) -> Gather[T1]: ...
+
+
+@overload
+def gather(w1: Work[T1], w2: Work[T2], /) -> Gather[T1 | T2]: ...
+
+
+@overload
+def gather(w1: Work[T1], w2: Work[T2], w3: Work[T3], /) -> Gather[T1 | T2 | T3]: ...
+
+
+@overload
+def gather(w1: Work[T1], w2: Work[T2], w3: Work[T3], w4: Work[T4],
+           /) -> Gather[T1 | T2 | T3 | T4]: ...
+
+
+@overload
+def gather(w1: Work[T1], w2: Work[T2], w3: Work[T3], w4: Work[T4], w5: Work[T5],
+           /) -> Gather[T1 | T2 | T3 | T4 | T5]: ...
+
+
+@overload
+def gather(w1: Work[T], w2: Work[T], w3: Work[T], w4: Work[T], w5: Work[T], w6: Work[T],
+           /, *more: Work[T]) -> Gather[T]: ...
+
+
+def gather(*work: Work[Any]) -> Gather[Any]:
     """Run generators, coroutines, effects or tasks together; returns all results in order.
 
     The first failure cancels the rest (their ``finally`` blocks run to the end) and is then
@@ -278,10 +328,10 @@ def gather(*work: Any) -> Gather:
     return Gather(work)
 
 
-class Race(Effect[tuple[int, Any]]):
+class Race(Effect[tuple[int, T]]):
     __slots__ = ("effects", "work")
 
-    def __init__(self, work: tuple[Any, ...]) -> None:
+    def __init__(self, work: tuple[Work[T], ...]) -> None:
         if not work:
             raise ValueError("coop.race needs at least one contender")
         self.work = [_as_work(item, "coop.race") for item in work]
@@ -301,7 +351,37 @@ class Race(Effect[tuple[int, Any]]):
             _give_back(effect, value[1], holder)
 
 
-def race(*work: Any) -> Race:
+# As gather's (see there): the winner's result is the union of the contenders' result types.
+# The index is a plain int: a union of (Literal[i], Ti) tuples would say more, but unpacking
+# it gives the same two types.
+@overload
+def race(w1: Work[T1], /) -> Race[T1]: ...
+
+
+@overload
+def race(w1: Work[T1], w2: Work[T2], /) -> Race[T1 | T2]: ...
+
+
+@overload
+def race(w1: Work[T1], w2: Work[T2], w3: Work[T3], /) -> Race[T1 | T2 | T3]: ...
+
+
+@overload
+def race(w1: Work[T1], w2: Work[T2], w3: Work[T3], w4: Work[T4],
+         /) -> Race[T1 | T2 | T3 | T4]: ...
+
+
+@overload
+def race(w1: Work[T1], w2: Work[T2], w3: Work[T3], w4: Work[T4], w5: Work[T5],
+         /) -> Race[T1 | T2 | T3 | T4 | T5]: ...
+
+
+@overload
+def race(w1: Work[T], w2: Work[T], w3: Work[T], w4: Work[T], w5: Work[T], w6: Work[T],
+         /, *more: Work[T]) -> Race[T]: ...
+
+
+def race(*work: Work[Any]) -> Race[Any]:
     """Run contenders together; returns ``(index, result)`` of the first to finish.
 
     The others are cancelled and have finished their cleanup when ``race`` returns. If the
@@ -321,8 +401,9 @@ def race(*work: Any) -> Race:
 class TimeoutEffect(Effect[T]):
     __slots__ = ("seconds", "work")
 
-    def __init__(self, seconds: float | None, work: Any) -> None:
+    def __init__(self, seconds: float | None, work: Work[T]) -> None:
         self.seconds = None if seconds is None else check_seconds(seconds, "coop.timeout")
+        self.work: Any
         if isinstance(work, (Effect, Task)):
             self.work = work
         elif inspect.isgenerator(work) or inspect.iscoroutine(work):
@@ -366,7 +447,7 @@ class TimeoutEffect(Effect[T]):
             _give_back(effect, value, holder)
 
 
-def timeout(seconds: float | None, work: Any) -> TimeoutEffect[Any]:
+def timeout(seconds: float | None, work: Work[T]) -> TimeoutEffect[T]:
     """Wait for ``work`` for at most ``seconds``; raises :class:`coop.Timeout` past that.
 
     ``work`` is an effect (``coop.sleep``, ``queue.get()``, ``coop.join(task)``...), a

@@ -6,21 +6,32 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable, Coroutine, Generator
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, overload
 
 from ..errors import CoopUsageError
 from ..lowlevel import Effect, Join, Task, check_seconds, running_scheduler
 from .cell import ActorCell
 from .errors import ActorExit
 from .mailbox import SENT, Mailbox, Recv
-from .request import Request
+from .request import R, Request
+
+if TYPE_CHECKING:
+    # Defaults, as Request's (see there): a bare `Actor`, as in `class Worker(coop.Actor)`,
+    # stays Actor[Any, Any], valid under --strict as before the class was generic.
+    from typing_extensions import TypeVar
+
+    M = TypeVar("M", default=Any)
+else:
+    from typing import TypeVar
+
+    M = TypeVar("M")
 
 _get_ident = threading.get_ident
 
 A = TypeVar("A", bound="Actor")
 
 
-class Actor:
+class Actor(Generic[M, R]):
     """A generator with a mailbox. Subclass it and write ``run()`` as a generator.
 
     The lecture's Actor, rewritten for coop, differs from it only by ``yield``:
@@ -43,6 +54,12 @@ class Actor:
     ``PrintActor-3``) names it in errors and deadlock reports.
 
     A subclass that defines ``__init__`` must call ``super().__init__()``.
+
+    For a type checker an actor is an ``Actor[M, R]``: ``send`` takes an ``M``,
+    ``yield from self.recv()`` gives one, and ``yield from actor.ask(body)`` gives an ``R``
+    (a bare ``Actor`` is ``Actor[Any, Any]``). ``M`` is a claim about everything that
+    arrives: it must also cover the :class:`Request` objects of asks (``Request[R]``) and
+    the :class:`Down` of monitors, which reach the mailbox without going through ``send``.
     """
 
     maxsize: int = 0
@@ -75,7 +92,7 @@ class Actor:
 
     # -- messages
 
-    def send(self, msg: Any, timeout: float | None = None) -> Effect[None]:
+    def send(self, msg: M, timeout: float | None = None) -> Effect[None]:
         """Put ``msg`` in the mailbox; safe to call from any OS thread.
 
         In the scheduler's thread it never blocks. It returns an effect that a task may
@@ -130,7 +147,7 @@ class Actor:
             return SENT
         return mb.send_slow(msg, timeout)
 
-    def try_send(self, msg: Any) -> bool:
+    def try_send(self, msg: M) -> bool:
         """Send ``msg`` if the mailbox has room; False (and nothing sent) if it is full.
 
         An unbounded mailbox always has room; never blocks, from any thread. Raises
@@ -160,8 +177,8 @@ class Actor:
         self.send(msg)
         return True
 
-    def recv(self, match: Callable[[Any], object] | None = None,
-             timeout: float | None = None) -> Effect[Any]:
+    def recv(self, match: Callable[[M], object] | None = None,
+             timeout: float | None = None) -> Effect[M]:
         """Receive the next message: ``msg = yield self.recv()``.
 
         ``match``: selective receive, the first message for which ``match(msg)`` is true;
@@ -193,7 +210,7 @@ class Actor:
             timeout = check_seconds(timeout, "recv(timeout=...)")
         return Recv(self._mb, match, timeout)
 
-    def ask(self, body: Any, timeout: float | None = None) -> Request:
+    def ask(self, body: Any, timeout: float | None = None) -> Request[R]:
         """Send ``body`` as a :class:`Request` and wait for the reply: ``yield a.ask(x)``.
 
         The actor receives the Request and answers with ``request.reply(value)``. Raises

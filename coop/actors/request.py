@@ -5,14 +5,26 @@ from __future__ import annotations
 
 import enum
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from ..errors import CoopUsageError, Timeout
 from ..lowlevel import SUSPENDED, Effect, Scheduler, Task, Throw
 from .errors import short
 
 if TYPE_CHECKING:
+    # A default (PEP 696; typing's TypeVar takes one from Python 3.13, typing_extensions' is
+    # known to type checkers at every version) keeps a bare `Request` meaning Request[Any],
+    # valid under --strict as it was before the class was generic. At run time a TypeVar needs
+    # no default, and typing_extensions need not be installed.
+    from typing_extensions import TypeVar
+
     from .mailbox import Mailbox
+
+    R = TypeVar("R", default=Any)
+else:
+    from typing import TypeVar
+
+    R = TypeVar("R")
 
 _get_ident = threading.get_ident
 
@@ -35,8 +47,11 @@ _ABANDONED = RequestState.ABANDONED
 _FAILED = RequestState.FAILED
 
 
-class Request(Effect[Any]):
+class Request(Effect[R]):
     """A question put by :meth:`Actor.ask`: what the actor receives, to answer once.
+
+    ``Request[R]`` is answered with an ``R``, what ``yield from actor.ask(body)`` gives the
+    asker (``R`` is the reply type of an ``Actor[M, R]``).
 
     ``body`` is what was asked; :meth:`reply` sends the answer, :meth:`fail` raises an
     exception in the asker instead. If the actor ends without answering, the asker gets
@@ -118,6 +133,14 @@ class Request(Effect[Any]):
         if self._timeout is not None:
             scheduler.set_deadline(task, scheduler.now() + self._timeout, self._timed_out)
         return SUSPENDED
+
+    # Two spellings for the checker: reply() answers None, so only a Request[None] (or a bare
+    # Request, Request[Any]) may leave the value out.
+    @overload
+    def reply(self: Request[None]) -> None: ...
+
+    @overload
+    def reply(self, value: R) -> None: ...
 
     def reply(self, value: Any = None) -> None:
         """Answer the request: the asker's ``yield actor.ask(...)`` returns ``value``.

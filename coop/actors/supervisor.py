@@ -7,7 +7,7 @@ import enum
 import logging
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
-from typing import Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, cast
 
 from ..errors import CoopUsageError
 from ..lowlevel import Cancel, Join, check_seconds
@@ -16,6 +16,17 @@ from .cell import ActorCell, Down, cell_of
 from .errors import ActorExit, TooManyRestarts
 from .links import monitor
 from .request import Request
+
+if TYPE_CHECKING:
+    # A default, as Request's (see there): a bare `Supervisor` stays Supervisor[Actor].
+    # Covariant: a Supervisor[Worker] is a Supervisor[Actor] (it only hands its children out).
+    from typing_extensions import TypeVar
+
+    C = TypeVar("C", bound=Actor, default=Actor, covariant=True)
+else:
+    from typing import TypeVar
+
+    C = TypeVar("C", bound=Actor, covariant=True)
 
 log = logging.getLogger("coop")
 
@@ -41,10 +52,12 @@ one_for_one = Strategy.ONE_FOR_ONE
 one_for_all = Strategy.ONE_FOR_ALL
 rest_for_one = Strategy.REST_FOR_ONE
 
-ChildSpec: TypeAlias = "type[Actor] | Callable[[], Actor]"
+#: A child of a Supervisor: an actor class, or a factory of instances (a restart needs a new
+#: one); ``C`` is the actor type made.
+ChildSpec: TypeAlias = "type[C] | Callable[[], C]"
 
 
-class Supervisor(Actor):
+class Supervisor(Actor, Generic[C]):
     """An actor that starts child actors and restarts those that crash, as Erlang/OTP does.
 
     ``children``: actor classes or zero-argument factories (a restart needs a fresh
@@ -57,6 +70,10 @@ class Supervisor(Actor):
     and old references keep working; only the message being handled when it crashed is not
     delivered again. ``close()`` closes the children (last started first), waits for them,
     then ends the supervisor; ``yield sup.join()`` waits for that.
+
+    For a type checker ``Supervisor([Worker])`` is a ``Supervisor[Worker]``, whose
+    :attr:`children` are a ``list[Worker]``; children of several classes give their common
+    base class.
 
     >>> class Worker(coop.Actor):
     ...     def run(self):
@@ -78,12 +95,12 @@ class Supervisor(Actor):
     Worker-4 handled b
     """
 
-    def __init__(self, children: Iterable[ChildSpec], *,
+    def __init__(self, children: Iterable[ChildSpec[C]], *,
                  strategy: Strategy | str = one_for_one, max_restarts: int = 3,
                  within: float = 5.0, name: str | None = None,
                  daemon: bool | None = None) -> None:
         super().__init__(name=name, daemon=daemon)
-        specs = list(children)
+        specs: list[ChildSpec[Actor]] = list(children)
         for spec in specs:
             if isinstance(spec, Actor):
                 raise TypeError(
@@ -102,16 +119,17 @@ class Supervisor(Actor):
             raise ValueError(f"max_restarts must be an int >= 0, got {max_restarts!r}")
         self.max_restarts = max_restarts
         self.within = check_seconds(within, "Supervisor(within=...)")
-        self._specs: list[ChildSpec] = specs
+        self._specs = specs
         # The children's places, in start order: the cell of the instance in each (None once
         # it ended normally, as it is not restarted).
         self._current: list[ActorCell | None] = []
         self._restarts: deque[float] = deque()
 
     @property
-    def children(self) -> list[Actor]:
+    def children(self) -> list[C]:
         """The live child actors, in start order (filled when ``start()`` returns)."""
-        return [c.actor for c in self._current
+        # A cell holds a plain Actor; each of these was made by one of the specs, so a C.
+        return [cast(C, c.actor) for c in self._current
                 if c is not None and c.task is not None and not c.task.done()]
 
     def start(self: A) -> A:
@@ -167,7 +185,7 @@ class Supervisor(Actor):
 
     # -- internals
 
-    def _make(self, spec: ChildSpec) -> ActorCell:
+    def _make(self, spec: ChildSpec[Actor]) -> ActorCell:
         child = spec()
         if not isinstance(child, Actor):
             raise TypeError(f"Supervisor child factory {spec!r} returned {child!r}, "

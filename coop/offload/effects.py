@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from ..lowlevel import Effect, Task
 from .backends import PROCESSES, THREADS
@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from ..lowlevel import Scheduler
 
 T = TypeVar("T")
+X = TypeVar("X")
+#: The parameters of the function handed to to_thread or to_process, so that the checker
+#: checks the arguments given with it against them.
+P = ParamSpec("P")
 
 _NOT_PLAIN = 0x20 | 0x80 | 0x100 | 0x200  # CO_GENERATOR, CO_COROUTINE, ..._ITERABLE_, ASYNC_GEN
 
@@ -78,7 +82,7 @@ class Offload(Effect[T]):
         return f"coop.to_{where}({describe_callable(self.fn)})"
 
 
-def to_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Offload[T]:
+def to_thread(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Offload[T]:
     """Run ``fn(*args, **kwargs)`` in a worker thread; the task resumes with its result.
 
     For blocking calls (files, sockets, ``time.sleep``, C code that releases the GIL): other
@@ -97,7 +101,7 @@ def to_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Offload[T]:
     return Offload(THREADS, fn, args, kwargs)
 
 
-def to_process(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Offload[T]:
+def to_process(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Offload[T]:
     """Run ``fn(*args, **kwargs)`` in a worker process; the task resumes with its result.
 
     For CPU-bound Python, which the GIL keeps to one core per process. ``fn``, its arguments and
@@ -124,7 +128,7 @@ class PMap(Effect[list[T]]):
 
     __slots__ = ("backend", "chunksize", "fn", "items", "progress")
 
-    def __init__(self, fn: Callable[[Any], T], items: Iterable[Any], chunksize: int | None,
+    def __init__(self, fn: Callable[[X], T], items: Iterable[X], chunksize: int | None,
                  progress: bool, backend: Any) -> None:
         self.fn = fn
         self.items = items
@@ -173,7 +177,7 @@ def _auto_chunksize(count: int, workers: int) -> int:
     return max(1, math.ceil(count / (4 * max(1, workers))))
 
 
-def pmap(fn: Callable[[Any], T], iterable: Iterable[Any], *, chunksize: int | None = None,
+def pmap(fn: Callable[[X], T], iterable: Iterable[X], *, chunksize: int | None = None,
          progress: bool = False, backend: Any = None) -> PMap[T]:
     """``[fn(x) for x in iterable]`` in parallel; the task resumes with the ordered list.
 
