@@ -32,11 +32,13 @@ if TYPE_CHECKING:
     from ._run import Scheduler
 
 T = TypeVar("T")
+# Covariant: an effect only produces its value, so an Effect[int] is an Effect[object].
+T_co = TypeVar("T_co", covariant=True)
 
 
 # Compiled with the kernel, and subclassed by interpreted code (coop's primitives, users).
 @mypyc_attr(allow_interpreted_subclasses=True)
-class Effect(Generic[T]):
+class Effect(Generic[T_co]):
     """Base class of everything a task may yield. Subclass it to add a new kind of wait.
 
     >>> class Twice(coop.Effect[int]):
@@ -55,10 +57,10 @@ class Effect(Generic[T]):
     def _coop_apply(self, scheduler: Scheduler, task: Task[Any]) -> Any:
         raise NotImplementedError
 
-    def __await__(self) -> Generator[Effect[T], Any, T]:
+    def __await__(self) -> Generator[Effect[T_co], Any, T_co]:
         return (yield self)  # type: ignore[no-any-return]
 
-    def __iter__(self) -> Generator[Effect[T], Any, T]:
+    def __iter__(self) -> Generator[Effect[T_co], Any, T_co]:
         return (yield self)  # type: ignore[no-any-return]
 
 

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from ._waitqueue import WaitQueue
 
 T = TypeVar("T")
+# Covariant: a task only produces its result, so a Task[int] is a Task[object].
+T_co = TypeVar("T_co", covariant=True)
 
 #: What a task runs: a generator that yields effects, or an ``async def`` coroutine.
 Runnable: TypeAlias = Generator[Any, Any, T] | Coroutine[Any, Any, T]
@@ -60,7 +62,7 @@ _STATE_OF_OUTCOME = {_DONE: TaskState.DONE, _FAILED: TaskState.FAILED,
                      _CANCELLED: TaskState.CANCELLED}
 
 
-class Task(Generic[T]):
+class Task(Generic[T_co]):
     """A generator or coroutine being run by a :class:`coop.Scheduler`.
 
     Made by :func:`coop.spawn` or :meth:`coop.Scheduler.spawn`, never directly.
@@ -94,7 +96,7 @@ class Task(Generic[T]):
         "daemon",
     )
 
-    def __init__(self, coro: Runnable[T], scheduler: Scheduler, task_id: int,
+    def __init__(self, coro: Runnable[T_co], scheduler: Scheduler, task_id: int,
                  name: str | None, daemon: bool) -> None:
         self._coro: Any = coro
         # What to send in at the next resume; None on the fast path, a Throw to raise.
@@ -168,7 +170,7 @@ class Task(Generic[T]):
         """True if the task ended by :class:`coop.Cancelled`."""
         return self._outcome == _CANCELLED
 
-    def result(self) -> T:
+    def result(self) -> T_co:
         """The task's return value; re-raises its exception; an error if it is still running."""
         self._require_done("result")
         self._observed = True
