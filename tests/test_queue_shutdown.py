@@ -427,13 +427,21 @@ def test_get_or_end_in_race_and_gather_resumes_with_end_and_gives_nothing_back()
     q = coop.Queue()
     q.shutdown()
 
+    def fails():
+        raise ValueError("boom")
+        yield  # a generator
+
     def main():
-        raced = yield coop.race(q.get_or_end(), q.get_or_end())  # the loser's END too
+        raced = yield coop.race(q.get_or_end(), coop.sleep(5))
         gathered = yield coop.gather(q.get_or_end(), q.get_or_end())
+        # The first child's END is taken, then the gather fails and gives it back: END is no
+        # item, so nothing goes into the queue.
+        with pytest.raises(ValueError, match="boom"):
+            yield coop.gather(q.get_or_end(), fails())
         return raced, gathered
 
-    assert coop.run(main()) == ((0, END), [END, END])
-    assert q.qsize() == 0  # END was not given back into the queue as if it were an item
+    assert vrun(main()) == ((0, END), [END, END])
+    assert q.qsize() == 0
     with pytest.raises(coop.QueueShutDown):
         q.get_nowait()
 
@@ -460,21 +468,32 @@ def test_an_item_taken_by_a_failed_gather_goes_back_or_is_dropped(immediate):
         assert q.get_nowait() == "x"
 
 
-def test_a_race_with_a_get_that_another_contender_beats_gives_the_item_back_after_shutdown():
+@pytest.mark.parametrize("immediate", [False, True])
+def test_a_race_won_by_a_get_whose_caller_is_cancelled_gives_the_item_back_or_drops_it(
+        immediate):
+    # The race's get wins the item and the race wakes its caller with it; the caller is
+    # cancelled before it runs, after a shutdown: the item is served later, or dropped.
     q = coop.Queue()
 
-    def fast():
-        return "fast"
-        yield  # a generator
+    def racer():
+        return (yield coop.race(q.get(), coop.sleep(5)))
 
     def main():
+        task = yield coop.spawn(racer())
+        yield coop.sleep(1)  # the race's get waits
         q.put_nowait("x")
-        q.shutdown()
-        # Both finish in their first step; fast() was first, so the get's item goes back.
-        return (yield coop.race(fast(), q.get()))
+        for _ in range(10):  # until the race has handed "x" to the racer, not yet run
+            if task.state is coop.TaskState.READY:
+                break
+            yield
+        assert task.state is coop.TaskState.READY
+        q.shutdown(immediate=immediate)
+        yield coop.cancel(task)
+        return task.cancelled(), q.qsize(), q.statistics().unfinished_tasks
 
-    assert coop.run(main()) == (0, "fast")
-    assert q.get_nowait() == "x"
+    assert vrun(main()) == ((True, 1, 1) if not immediate else (True, 0, 0))
+    if not immediate:
+        assert q.get_nowait() == "x"
 
 
 # ======================================================================== bad input, views
