@@ -241,6 +241,8 @@ class QueueState(PrimitiveState, Generic[T]):
 
     def drop(self, count: int) -> None:
         """``count`` items were dropped unserved: mark them done, as asyncio does."""
+        # Not below 0 (asyncio's rule too): task_done() may have been called early, for
+        # items still in the queue.
         self.unfinished = max(self.unfinished - count, 0)
         if self.unfinished == 0:
             self.all_done.wake_all(None)
@@ -335,7 +337,10 @@ class QueueGet(Effect[T]):
             return q.take_from_outside()
         # Empty: the get waits, unless the queue is shut down (the one test of it here).
         if q.shut_down:
-            return self.ended()
+            ended = self.ended()  # what a getter waiting now is woken with: raised, or END
+            if ended.__class__ is Throw:
+                raise ended.exc
+            return ended
         if self.timeout is None:
             getters = q.getters  # QueueLine.park spelled out: the consumer's hot path
             # The tag is the effect, which says how the wait ends at a shutdown.
