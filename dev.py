@@ -34,10 +34,11 @@ _NATIVE = runpy.run_path(str(ROOT / "coop" / "_native.py"))
 COMPILED_SOURCES = [ROOT / "coop" / source for source in _NATIVE["BUILT_FROM"].values()]
 # The kernel's own tests and doctests, run a second time against the pure-Python kernel.
 PURE_PASS = ["tests/test_kernel.py", "tests/test_kernel_properties.py", "tests/test_structured.py",
-             "tests/test_sync.py", "tests/test_native.py", "tests/test_kernel_faults.py",
-             "tests/test_reliability_sync.py", "tests/test_lowlevel.py", "tests/test_rwlock.py",
-             "tests/test_run_until.py", "tests/test_layering.py", "tests/test_debug_mode.py",
-             "tests/test_task_interrupt.py", "tests/test_taskgroup.py",
+             "tests/test_sync.py", "tests/test_queue_shutdown.py", "tests/test_native.py",
+             "tests/test_kernel_faults.py", "tests/test_reliability_sync.py",
+             "tests/test_lowlevel.py", "tests/test_rwlock.py", "tests/test_run_until.py",
+             "tests/test_layering.py", "tests/test_debug_mode.py", "tests/test_task_interrupt.py",
+             "tests/test_taskgroup.py",
              *(f"coop/{_NATIVE['BUILT_FROM'][name]}" for name in _NATIVE["COMPILED_MODULES"])]
 EXTRAS = {"demo": ["progress"],
           "test": ["dev", "docs", "bench", "dask", "ray", "progress", "loky", "plot"]}

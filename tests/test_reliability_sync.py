@@ -301,7 +301,8 @@ def test_queue_from_a_second_scheduler_or_thread_raises():
         _uses_from_here(q.get)
         _uses_from_here(lambda: q.put(2))
         _uses_from_here(q.join)
-        for call in (lambda: q.put_nowait(2), q.get_nowait, q.task_done):
+        _uses_from_here(q.get_or_end)
+        for call in (lambda: q.put_nowait(2), q.get_nowait, q.task_done, q.shutdown):
             with pytest.raises(coop.CoopUsageError, match="from another thread"):
                 call()
 

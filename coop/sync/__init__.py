@@ -55,13 +55,16 @@ from .event import Event
 from .event import EventStatistics as EventStatistics
 from .lock import Lock
 from .lock import LockStatistics as LockStatistics
-from .queue import LifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull
+from .queue import END as END
+from .queue import End as End
+from .queue import LifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull, QueueShutDown
 from .queue import QueueStatistics as QueueStatistics
 from .semaphore import BoundedSemaphore, Semaphore
 from .semaphore import SemaphoreStatistics as SemaphoreStatistics
 
-# The names `from coop.sync import *` (and so `coop`) takes; Acquired and the statistics
-# classes are documented as coop.sync.<name>, imported above as such.
+# The names `from coop.sync import *` (and so `coop`) takes; Acquired, the statistics
+# classes and END (with its type, End) are documented as coop.sync.<name>, imported above as
+# such: a bare coop.END would not say whose end it is.
 __all__ = [
     "Lock",
     "Semaphore",
@@ -74,4 +77,5 @@ __all__ = [
     "Barrier",
     "QueueEmpty",
     "QueueFull",
+    "QueueShutDown",
 ]

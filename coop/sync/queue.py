@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import functools
 import heapq
 import queue as _stdlib_queue
@@ -9,10 +10,10 @@ import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Final, Generic, Literal, NoReturn, TypeVar
 
 from ..errors import CoopUsageError
-from ..lowlevel import Effect, Scheduler, Task, WaitQueue
+from ..lowlevel import Effect, Scheduler, Task, Throw, WaitQueue
 from ._common import PrimitiveState, check_timeout, get_ident, make_name, park
 
 T = TypeVar("T")
@@ -32,6 +33,8 @@ class QueueStatistics:
     putters_waiting: int
     #: Items put and not yet marked with ``task_done()``.
     unfinished_tasks: int
+    #: Whether :meth:`Queue.shutdown` was called.
+    shut_down: bool = False
 
 
 class QueueEmpty(_stdlib_queue.Empty):
@@ -61,6 +64,42 @@ class QueueFull(_stdlib_queue.Full):
     full
     """
 
+
+class QueueShutDown(Exception):
+    """Raised by a queue's puts once :meth:`Queue.shutdown` was called, and by its gets once
+    it is shut down and has no item left (at once after ``shutdown(immediate=True)``).
+
+    :class:`asyncio.QueueShutDown` (Python 3.13) under coop's name.
+
+    >>> q = coop.Queue(name="jobs")
+    >>> q.put_nowait("last")
+    >>> q.shutdown()
+    >>> q.get_nowait()
+    'last'
+    >>> try:
+    ...     q.get_nowait()
+    ... except coop.QueueShutDown as err:
+    ...     print(err)
+    jobs is shut down and has no item left
+    """
+
+
+class End(enum.Enum):
+    """The type of :data:`END`, what :meth:`Queue.get_or_end` resumes with once the queue is
+    shut down and empty. An enum of one member, so that a type checker narrows
+    ``item is not END`` to the item's type."""
+
+    END = "END"
+
+    def __repr__(self) -> str:
+        return "coop.sync.END"
+
+    __str__ = __repr__
+
+
+#: What :meth:`Queue.get_or_end` resumes with once the queue is shut down and empty: not an
+#: item (never put it in a queue).
+END: Final = End.END
 
 _NOTHING: Any = object()
 
@@ -102,13 +141,22 @@ class QueueState(PrimitiveState, Generic[T]):
     This one is first in, first out; a subclass changes the buffer's discipline.
     """
 
-    __slots__ = ("all_done", "buf", "capacity", "get", "getters", "maxsize", "overflow",
-                 "put_one", "putters", "revoker", "take_one", "unfinished")
+    __slots__ = ("all_done", "buf", "capacity", "dropping", "get", "get_or_end", "getters",
+                 "maxsize", "next", "overflow", "put_bound", "put_one", "putters", "revoker",
+                 "shut_down", "take_one", "unfinished")
 
     def __init__(self, kind: str, name: str, maxsize: int) -> None:
         super().__init__(kind, name)
         self.maxsize = max(maxsize, 0)
         self.capacity = maxsize if maxsize > 0 else sys.maxsize
+        # What the puts' fast paths test the size against: the capacity, and 0 once the
+        # queue is shut down, so that a put then falls to the path where a wait would begin
+        # and meets the one test of `shut_down` there, rather than paying it on every put.
+        self.put_bound = self.capacity
+        # Set by Queue.shutdown; `dropping` too for shutdown(immediate=True), after which
+        # an item given back by a cancelled getter is dropped rather than served.
+        self.shut_down = False
+        self.dropping = False
         self.buf: deque[T] | list[T] = deque()
         # The buffer's discipline as bound methods, one call on the hot path.
         self.put_one: Callable[[T], None] = self.buf.append
@@ -122,6 +170,8 @@ class QueueState(PrimitiveState, Generic[T]):
         self.all_done = WaitQueue(self.describe_join)
         self.unfinished = 0
         self.get: QueueGet[T] = QueueGet(self, None)
+        self.get_or_end: Effect[T | Literal[End.END]] = QueueGetOrEnd(self, None)
+        self.next: QueueNext[T] = QueueNext(self, None)
         # Bound once: every item handed to a waiting getter carries it.
         self.revoker = self.revoked
 
@@ -177,12 +227,53 @@ class QueueState(PrimitiveState, Generic[T]):
 
     def revoked(self, item: T) -> None:
         # The getter handed this item was cancelled before it ran: it never had the item.
+        if self.dropping:
+            # shutdown(immediate=True) dropped the items in the queue: this one too, counted
+            # as done as they were, so that join() is not left waiting for it.
+            self.drop(1)
+            return
         if self.getters.tasks:
             self.hand(item)
             return
         outside = self.give_back(item)
         if outside is not None:
             self.overflow.appendleft(outside)
+
+    def drop(self, count: int) -> None:
+        """``count`` items were dropped unserved: mark them done, as asyncio does."""
+        # Not below 0 (asyncio's rule too): task_done() may have been called early, for
+        # items still in the queue.
+        self.unfinished = max(self.unfinished - count, 0)
+        if self.unfinished == 0:
+            self.all_done.wake_all(None)
+
+    def shutdown(self, immediate: bool) -> None:
+        """Refuse puts from now on, wake every waiting putter and getter with how the wait
+        ends, and with ``immediate`` drop the items left."""
+        self.shut_down = True
+        self.put_bound = 0
+        if immediate and not self.dropping:
+            self.dropping = True
+            dropped = len(self.buf) + len(self.overflow)
+            self.buf.clear()  # in place: put_one and take_one are bound to this buffer
+            self.overflow.clear()
+            self.drop(dropped)
+        # A getter waits only while the queue is empty (every item put or given back goes
+        # to a waiting getter first), so each one waiting now ends: its line holds the get
+        # effect it waits in, which says how (QueueShutDown, END, the end of `async for`).
+        getters, self.getters.tasks = self.getters.tasks, {}
+        for task, get in getters.items():
+            task.scheduler.wake(task, get.ended())
+        # A waiting putter's item was never put: it is refused as a put would be now.
+        putters, self.putters.tasks = self.putters.tasks, {}
+        for task in putters:
+            task.scheduler.wake(task, Throw(self.put_refused()))
+
+    def put_refused(self) -> QueueShutDown:
+        return QueueShutDown(f"{self.name} is shut down: it takes no more items")
+
+    def get_refused(self) -> QueueShutDown:
+        return QueueShutDown(f"{self.name} is shut down and has no item left")
 
     def describe_get(self) -> str:
         return f"an item from {self.name} (empty)"
@@ -244,11 +335,22 @@ class QueueGet(Effect[T]):
             return item
         if q.overflow or q.putters.tasks:
             return q.take_from_outside()
+        # Empty: the get waits, unless the queue is shut down (the one test of it here).
+        if q.shut_down:
+            ended = self.ended()  # what a getter waiting now is woken with: raised, or END
+            if ended.__class__ is Throw:
+                raise ended.exc
+            return ended
         if self.timeout is None:
             getters = q.getters  # QueueLine.park spelled out: the consumer's hot path
-            getters.tasks[task] = None
+            # The tag is the effect, which says how the wait ends at a shutdown.
+            getters.tasks[task] = self
             return scheduler.park(task, getters)
-        return park(q.getters, scheduler, task, self.timeout, q.describe_get)
+        return park(q.getters, scheduler, task, self.timeout, q.describe_get, self)
+
+    def ended(self) -> Any:
+        """What this get resumes with once the queue is shut down and empty."""
+        return Throw(self.state.get_refused())
 
     def _coop_hand_over(self, value: Any, holder: Task[Any], to: Task[Any]) -> None:
         pass  # an item has no owner
@@ -266,6 +368,38 @@ class QueueGet(Effect[T]):
 
     def __repr__(self) -> str:
         return f"{self.state.name}.get()"
+
+
+# Effect[Any] to the type checker: it resumes with T or END, which get_or_end() declares.
+class QueueGetOrEnd(QueueGet[Any]):
+    """``get_or_end()``: a get that resumes with END, rather than raising, at the end."""
+
+    __slots__ = ()
+
+    def ended(self) -> Any:
+        return END
+
+    def _coop_give_back(self, value: Any, holder: Task[Any]) -> None:
+        if value is not END:  # END, a race loser's or a failed gather's, is no item
+            self.state.revoked(value)
+
+    def __repr__(self) -> str:
+        return f"{self.state.name}.get_or_end()"
+
+
+class QueueNext(QueueGet[T]):
+    """What ``async for item in queue`` awaits for each item: a get that ends the loop at
+    the end. StopAsyncIteration raised at the await is how an ``__anext__`` ends a loop; a
+    generator does not turn it into a RuntimeError (PEP 479 is about StopIteration), so it
+    passes through ``Effect.__await__`` as it is."""
+
+    __slots__ = ()
+
+    def ended(self) -> Any:
+        return Throw(StopAsyncIteration())
+
+    def __repr__(self) -> str:
+        return f"anext({self.state.name})"
 
 
 class QueuePut(Effect[None]):
@@ -289,10 +423,13 @@ class QueuePut(Effect[None]):
             del getters[getter]
             getter.scheduler.wake(getter, item, None if item is None else q.revoker)
             return None
-        if len(q.buf) < q.capacity:
+        if len(q.buf) < q.put_bound:
             q.unfinished += 1
             q.put_one(item)
             return None
+        # Full, or shut down (put_bound is then 0): the put waits, or is refused.
+        if q.shut_down:
+            raise q.put_refused()
         if self.timeout is None:
             putters = q.putters  # QueueLine.park spelled out: the producer's hot path
             putters.tasks[task] = item
@@ -329,7 +466,10 @@ class Queue(Generic[T]):
     Blocked getters and putters are served FIFO; an item put while tasks wait in ``get`` goes
     straight to the first of them. ``put_nowait``/``get_nowait`` never wait and raise
     :class:`coop.QueueFull` / :class:`coop.QueueEmpty`. ``task_done()`` and ``join()`` work as
-    in :class:`asyncio.Queue`.
+    in :class:`asyncio.Queue`, and so does :meth:`shutdown`: puts are refused with
+    :class:`coop.QueueShutDown`, and gets take the items left, then raise it. ``async for item
+    in queue`` and, in a generator, ``while (item := (yield queue.get_or_end())) is not
+    coop.sync.END`` take items until then.
 
     A getter handed an item and cancelled before it runs gives the item back to the head of
     the queue (or to the next getter): no item is lost or delivered twice. (Not so for a
@@ -342,10 +482,10 @@ class Queue(Generic[T]):
     >>> def producer():
     ...     for n in range(5):
     ...         yield q.put(n)
-    ...     yield q.put("stop")
+    ...     q.shutdown()                       # no more items: the consumer's loop ends
     >>> def consumer():
     ...     got = []
-    ...     while (item := (yield q.get())) != "stop":
+    ...     while (item := (yield q.get_or_end())) is not coop.sync.END:
     ...         got.append(item)
     ...     return got
     >>> def main():
@@ -410,6 +550,67 @@ class Queue(Generic[T]):
             return state.get
         return QueueGet(state, check_timeout(timeout, f"{state.name}.get"))
 
+    def get_or_end(self, timeout: float | None = None) -> Effect[T | Literal[End.END]]:
+        """Effect: as :meth:`get`, but resumes with :data:`coop.sync.END` rather than raising
+        :class:`coop.QueueShutDown` once the queue is shut down and empty.
+
+        It is the generator task's loop over a queue, which ends cleanly at shutdown (an
+        ``async def`` task writes ``async for item in queue``)::
+
+            while (item := (yield queue.get_or_end())) is not coop.sync.END:
+                handle(item)
+
+        One expression per item, the end tested where the item arrives. It is the spelling
+        chosen over a ``try``/``except QueueShutDown`` around the loop because that one also
+        swallows the QueueShutDown of any other queue the body puts to (a consumer feeding
+        a downstream queue that was shut down would end as if its own input had), and over
+        a helper that runs a callback per item because the body stays a plain block that may
+        ``yield``. ``yield from queue.get_or_end()`` gives a type checker ``T | End``, and
+        ``is not END`` narrows it to ``T``. ``END`` is not an item: never put it in a queue.
+        """
+        state = self._state
+        if timeout is None:
+            return state.get_or_end
+        return QueueGetOrEnd(state, check_timeout(timeout, f"{state.name}.get_or_end"))
+
+    def shutdown(self, immediate: bool = False) -> None:
+        """Shut the queue down, as :meth:`asyncio.Queue.shutdown` (Python 3.13) does.
+
+        From now on every put (``put``, ``put_nowait``) raises :class:`coop.QueueShutDown`,
+        and the putters waiting for room are woken with it: their items were never put.
+        Gets go on taking the items left; once the queue is empty they raise
+        QueueShutDown (``get_or_end`` resumes with :data:`coop.sync.END`, and ``async for``
+        ends), and so do the getters waiting, woken at once since the queue is empty.
+
+        With ``immediate=True`` the items left are dropped and counted as done for
+        :meth:`join` (as if :meth:`task_done` had been called for each), so a ``join()``
+        waiting only for them returns; every get raises at once. An item handed to a getter
+        that is cancelled before it runs is then dropped too, rather than served.
+
+        Calling it again is harmless; ``shutdown(immediate=True)`` after ``shutdown()`` drops
+        what is left.
+
+        >>> q = coop.Queue()
+        >>> async def consumer():
+        ...     return [item async for item in q]
+        >>> def main():
+        ...     task = yield coop.spawn(consumer())
+        ...     for n in range(3):
+        ...         yield q.put(n)
+        ...     q.shutdown()                  # the consumer takes what is left, then ends
+        ...     return (yield coop.join(task))
+        >>> coop.run(main())
+        [0, 1, 2]
+        """
+        if not isinstance(immediate, bool):
+            raise TypeError(f"{self._state.name}.shutdown(immediate) takes a bool, "
+                            f"got {immediate!r}")
+        state = self._state
+        thread = state.thread
+        if thread and thread != get_ident():
+            state.check_thread("shutdown()")
+        state.shutdown(immediate)
+
     def put_nowait(self, item: T) -> None:
         """Put ``item`` without waiting; raises :class:`coop.QueueFull` if there is no room."""
         state = self._state
@@ -419,9 +620,11 @@ class Queue(Generic[T]):
         if state.getters.tasks:
             state.unfinished += 1
             state.hand(item)
-        elif len(state.buf) < state.capacity:
+        elif len(state.buf) < state.put_bound:
             state.unfinished += 1
             state.put_one(item)
+        elif state.shut_down:
+            raise state.put_refused()
         else:
             raise QueueFull(f"{state.name} is full ({state.maxsize} items)")
 
@@ -439,6 +642,8 @@ class Queue(Generic[T]):
             return item
         item = state.take_from_outside()
         if item is _NOTHING:
+            if state.shut_down:
+                raise state.get_refused()
             raise QueueEmpty(f"{state.name} is empty")
         return item
 
@@ -462,17 +667,35 @@ class Queue(Generic[T]):
         return QueueJoin(self._state)
 
     def statistics(self) -> QueueStatistics:
-        """The queue's name, size, bound, waiting getters and putters, unfinished items."""
+        """The queue's name, size, bound, waiting getters and putters, unfinished items, and
+        whether it is shut down."""
         state = self._state
         return QueueStatistics(state.name, len(state.buf), state.maxsize,
                                len(state.getters.tasks), len(state.putters.tasks),
-                               state.unfinished)
+                               state.unfinished, state.shut_down)
+
+    def __aiter__(self) -> Queue[T]:
+        """``async for item in queue``: take items until the queue is shut down and empty."""
+        return self
+
+    def __anext__(self) -> Effect[T]:
+        """The effect ``async for`` awaits: the next item, or the end of the loop."""
+        return self._state.next
+
+    def __iter__(self) -> NoReturn:
+        # A plain for loop cannot wait for an item (that takes a yield): say what can.
+        raise CoopUsageError(
+            f"a coop.{self._state.kind} cannot be iterated with a plain for loop: getting an "
+            f"item waits. Write `async for item in queue:` in an async def task, or "
+            f"`while (item := (yield queue.get_or_end())) is not coop.sync.END:` in a "
+            f"generator task")
 
     def __repr__(self) -> str:
         state = self._state
         bound = f"/{state.maxsize}" if state.maxsize else ""
+        shut = ", shut down" if state.shut_down else ""
         return (f"<{state.name} {len(state.buf)}{bound} items, {len(state.getters.tasks)} "
-                f"getters, {len(state.putters.tasks)} putters waiting>")
+                f"getters, {len(state.putters.tasks)} putters waiting{shut}>")
 
 
 class LifoQueue(Queue[T]):
