@@ -19,6 +19,11 @@ class Policy(Protocol):
     applied one at a time in the order it picks from the batch present when a poll begins,
     rather than in the order the threads happened to hand them in. A policy that records its
     answers and gives them back replays a run (see :mod:`coop.lowlevel`).
+
+    A policy that needs to know *which* tasks it chooses among (per-task priorities, as
+    :func:`coop.testing.explore`'s strategies keep) defines ``pick_task(ready) -> int``
+    instead: ``ready`` is the ready queue itself, oldest first, to read and not to change;
+    ``pick`` is then not called.
     """
 
     def pick(self, ready_count: int) -> int: ...

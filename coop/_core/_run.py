@@ -107,11 +107,11 @@ class Scheduler:
         self._external = 0
         self._inbox: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self._in_select = False
-        self._selector = selectors.DefaultSelector()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        # Made on first need (a real wait, a descriptor): a run under a virtual clock never
+        # blocks, and exploration starts thousands of runs, each paying ~25 us for these.
+        self._selector: Any = None
+        self._wake_r: Any = None
+        self._wake_w: Any = None
         self._unobserved: dict[Task[Any], None] = {}
         # Per task: (callback, whether it observes the outcome: a failure it sees is not
         # reported as one nobody joined).
@@ -639,6 +639,9 @@ class Scheduler:
 
     def _loop_with_policy(self, until_main_done: bool) -> None:
         pick = None if self.policy is None else self.policy.pick
+        # A policy that wants to know which tasks it chooses among (exploration keeps
+        # per-task priorities) defines pick_task(ready): the ready deque itself, oldest first.
+        pick_task = None if self.policy is None else getattr(self.policy, "pick_task", None)
         ready = self._ready
         # In rounds, as the FIFO loop runs, polling at the same points: so FifoPolicy gives
         # exactly the default loop's trace, and any policy sees the same points of choice.
@@ -649,7 +652,10 @@ class Scheduler:
                     return  # run(until=...) reached its end time
                 continue
             for _ in range(len(ready)):
-                index = 0 if pick is None else pick(len(ready))
+                if pick_task is not None:
+                    index = pick_task(ready)
+                else:
+                    index = 0 if pick is None else pick(len(ready))
                 if index:
                     task = ready[index]
                     del ready[index]
@@ -877,11 +883,12 @@ class Scheduler:
             instruments = self._instruments
             if instruments is not None and block:
                 instruments.call(self, "before_idle", timeout)
+            selector = self._selector if self._selector is not None else self._open_selector()
             self._in_select = True
             try:
                 if self._inbox:
                     timeout = 0.0
-                events = self._selector.select(timeout)
+                events = selector.select(timeout)
             finally:
                 self._in_select = False
             if instruments is not None and block:
@@ -977,14 +984,15 @@ class Scheduler:
                   | (selectors.EVENT_WRITE if waits.writer is not None else 0))
         fd = waits.fd
         registered = fd in self._io
+        selector = self._selector if self._selector is not None else self._open_selector()
         if not events:
             if registered:
                 del self._io[fd]
-                self._selector.unregister(fd)
+                selector.unregister(fd)
         elif registered:
-            self._selector.modify(fd, events, waits)
+            selector.modify(fd, events, waits)
         else:
-            self._selector.register(fd, events, waits)
+            selector.register(fd, events, waits)
             self._io[fd] = waits
 
     def _io_ready(self, fd: int, waits: Any, mask: int) -> None:
@@ -1012,10 +1020,24 @@ class Scheduler:
         """
         self._deadlock.note(task, len(self._tasks))
 
+    def _open_selector(self) -> Any:
+        """The selector and the wake-up socket pair, made the first time the loop waits."""
+        selector = selectors.DefaultSelector()
+        wake_r, wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        wake_w.setblocking(False)
+        selector.register(wake_r, selectors.EVENT_READ, None)
+        self._wake_r, self._wake_w = wake_r, wake_w
+        self._selector = selector
+        return selector
+
     def _poke(self) -> None:
         """Wake the loop from another thread, with nothing handed in (it looks again)."""
+        wake_w = self._wake_w
+        if wake_w is None:
+            return  # the loop has never waited: it is not waiting now, and will look again
         try:
-            self._wake_w.send(b"\0")
+            wake_w.send(b"\0")
         except OSError:  # full of wake-ups already, or closed: either way nothing is lost
             pass
 
@@ -1054,8 +1076,11 @@ class Scheduler:
         if self._interrupts >= 2:
             raise KeyboardInterrupt
         self._sigint_pending = True
+        wake_w = self._wake_w
+        if wake_w is None:
+            return  # the loop has never waited: it sees the flag at its next poll
         try:
-            self._wake_w.send(b"\0")
+            wake_w.send(b"\0")
         except OSError:
             pass
 
@@ -1117,9 +1142,10 @@ class Scheduler:
         self._closed = True
         self._close_all_tasks()
         self._close_services()
-        self._selector.close()
-        self._wake_r.close()
-        self._wake_w.close()
+        if self._selector is not None:
+            self._selector.close()
+            self._wake_r.close()
+            self._wake_w.close()
 
     def __enter__(self) -> Scheduler:
         return self
