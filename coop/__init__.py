@@ -11,6 +11,7 @@ _native.select(__name__)
 # a new name needs no edit to this file.
 from . import actors, interrupts, offload, structured, sync, taskgroup
 from . import lowlevel as lowlevel  # so that `coop.lowlevel` works after `import coop`
+from . import testing as testing  # coop.testing.explore, after `import coop`
 from ._native import kernel_build
 from .actors import *  # noqa: F403
 from .clock import RealClock, VirtualClock

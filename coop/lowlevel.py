@@ -45,7 +45,9 @@ A gate that tasks wait at until it opens, written on this contract alone:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from ._core._checks import check_runnable
@@ -86,6 +88,7 @@ __all__ = [
     "current_task",
     "end_external",
     "end_outside_wait",
+    "fresh_serials",
     "ignore_thread",
     "is_cancelling",
     "note_owned_wait",
@@ -95,6 +98,7 @@ __all__ = [
     "reschedule",
     "reschedule_throw",
     "running_scheduler",
+    "serial",
     "set_deadline",
     "spawn_system_task",
     "throw_in",
@@ -125,6 +129,30 @@ def current_task() -> Task[Any]:
         raise CoopUsageError("no task is running: this is a callback the scheduler runs "
                              "between tasks (a hand-in, a timer); pass the task in instead")
     return task
+
+
+_serials: dict[str, itertools.count[int]] = {}
+
+
+def serial(kind: str) -> int:
+    """The next number of ``kind`` (1, 2, ...): what primitives' default names are made of
+    (``Lock#3``). Numbered per process, or per run inside :func:`fresh_serials`."""
+    counter = _serials.get(kind)
+    if counter is None:
+        counter = _serials[kind] = itertools.count(1)
+    return next(counter)
+
+
+@contextlib.contextmanager
+def fresh_serials() -> Iterator[None]:
+    """Number from 1 again inside the block: exploration runs each schedule inside one, so
+    that a replayed run names its primitives (and prints their names) as the original did."""
+    global _serials
+    saved, _serials = _serials, {}
+    try:
+        yield
+    finally:
+        _serials = saved
 
 
 def note_owned_wait(task: Task[Any]) -> None:

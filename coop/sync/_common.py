@@ -9,15 +9,12 @@ took, and the public object shows nothing but its API.
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..errors import CoopUsageError, Timeout
-from ..lowlevel import Effect, Scheduler, Task, check_seconds
-
-_counters: dict[str, itertools.count[int]] = {}
+from ..lowlevel import Effect, Scheduler, Task, check_seconds, serial
 
 #: The calling OS thread's id (a module global: the thread checks run on hot paths).
 get_ident = threading.get_ident
@@ -26,8 +23,7 @@ get_ident = threading.get_ident
 def make_name(kind: str, name: str | None) -> str:
     """``name``, or the next ``Kind#N`` of that kind (numbered per class)."""
     if name is None:
-        counter = _counters.setdefault(kind, itertools.count(1))
-        return f"{kind}#{next(counter)}"
+        return f"{kind}#{serial(kind)}"
     if not isinstance(name, str):
         raise TypeError(f"{kind}(name=...) takes a str, got {name!r}")
     return name

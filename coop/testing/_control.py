@@ -1,0 +1,174 @@
+"""One explored run: the policy that meets every choice point and asks a decider what to do.
+
+The controller is the scheduler's policy (``pick_task``, ``pick_handin``, ``choose_value``)
+and one of its instruments (to see a task block or end, which ends a postponement). It never
+decides anything itself: a *decider* (a strategy's, or a replay's) returns a move or None (the
+default) at each point, and the controller records what was done as readable lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from ..lowlevel import Scheduler, Task
+from ._schedule import Move, Pick, Postpone
+
+
+class InvariantViolated(AssertionError):
+    """The ``invariant`` given to explore returned false (or raised) after a step."""
+
+
+class Point:
+    """What a decider is told about a choice point."""
+
+    __slots__ = ("default", "index", "kind", "options", "p_true", "ready", "step")
+
+    def __init__(self, index: int, kind: str, options: int, default: int, step: int,
+                 ready: Sequence[Task[Any]] = (), p_true: float | None = None) -> None:
+        self.index = index      # the point's number in the run (only real choices count)
+        self.kind = kind        # "task", "cancel", "value" or "handin"
+        self.options = options  # how many there are (>= 2)
+        self.default = default  # the option taken with no move
+        self.step = step        # how many tasks have been picked so far
+        self.ready = ready      # the ready tasks (a task point) or the cancellable ones
+        self.p_true = p_true    # maybe(p): the chance a random run takes True
+
+
+class Decider(Protocol):
+    def decide(self, point: Point) -> Move | None:
+        """A move at this point, or None for its default."""
+
+    def observe_run_end(self, controller: Controller) -> None:
+        """Told once the run is over (a strategy learns the run's length from it)."""
+
+
+class Controller:
+    """The policy and instrument of one run."""
+
+    def __init__(self, decider: Decider, invariant: Any, cancellations: bool) -> None:
+        self.decider = decider
+        self.invariant = invariant
+        self.cancellations = cancellations
+        self.scheduler: Scheduler | None = None
+        self.main: Task[Any] | None = None
+        self.points = 0
+        self.option_counts: list[int] = []
+        self.moves: list[Move] = []
+        self.lines: list[str] = []
+        self.steps = 0
+        self.postponed: dict[Task[Any], None] = {}
+        self.someone_blocked = False
+
+    # ----------------------------------------------------------------- the policy
+
+    def pick(self, ready_count: int) -> int:  # the Policy protocol; pick_task is what runs
+        return 0
+
+    def pick_task(self, ready: Sequence[Task[Any]]) -> int:
+        self.steps += 1
+        if self.invariant is not None:
+            self.check_invariant()
+        if self.someone_blocked:
+            self.postponed.clear()
+            self.someone_blocked = False
+        if self.cancellations:
+            self.offer_cancellation()
+        count = len(ready)
+        if count < 2:
+            return 0
+        default = self.default_index(ready)
+        point = self.new_point("task", count, default, ready)
+        move = self.decider.decide(point)
+        if move is None:
+            return default
+        if isinstance(move, Postpone):
+            held = ready[default]
+            self.postponed[held] = None
+            self.record(move, f"step {self.steps}: held {held.name!r} back until another "
+                              f"task blocked or ended")
+            return self.default_index(ready)
+        chosen = move.option if move.option < count else default
+        if chosen != default:
+            self.record(move, f"step {self.steps}: ran {ready[chosen].name!r} before "
+                              f"{ready[default].name!r}")
+        return chosen
+
+    def pick_handin(self, count: int) -> int:
+        point = self.new_point("handin", count, 0)
+        move = self.decider.decide(point)
+        if isinstance(move, Pick) and move.option < count:
+            self.record(move, f"step {self.steps}: applied hand-in {move.option + 1} of "
+                              f"{count} (from another thread) first")
+            return move.option
+        return 0
+
+    def choose_value(self, count: int, what: str, p_true: float | None) -> int:
+        if count < 2:
+            return 0
+        point = self.new_point("value", count, 0, p_true=p_true)
+        move = self.decider.decide(point)
+        if isinstance(move, Pick) and move.option < count:
+            self.record(move, f"step {self.steps}: {what} took option {move.option}")
+            return move.option
+        return 0
+
+    # ------------------------------------------------------------- the instrument
+
+    def task_spawned(self, task: Task[Any]) -> None:
+        if self.main is None:
+            self.main = task  # run_main spawns it first; it is never offered for cancelling
+
+    def task_parked(self, task: Task[Any], on: Any) -> None:
+        if task not in self.postponed:
+            self.someone_blocked = True
+
+    def task_exited(self, task: Task[Any]) -> None:
+        self.postponed.pop(task, None)
+        self.someone_blocked = True
+
+    # ---------------------------------------------------------------- internals
+
+    def default_index(self, ready: Sequence[Task[Any]]) -> int:
+        if self.postponed:
+            for index, task in enumerate(ready):
+                if task not in self.postponed:
+                    return index
+        return 0
+
+    def new_point(self, kind: str, count: int, default: int,
+                  ready: Sequence[Task[Any]] = (), p_true: float | None = None) -> Point:
+        point = Point(self.points, kind, count, default, self.steps, ready, p_true)
+        self.points += 1
+        self.option_counts.append(count)
+        return point
+
+    def record(self, move: Move, line: str) -> None:
+        self.moves.append(move)
+        self.lines.append(line)
+
+    def offer_cancellation(self) -> None:
+        assert self.scheduler is not None
+        scheduler = self.scheduler
+        targets = [t for t in scheduler.tasks()
+                   if t is not self.main and not t.done() and not scheduler.is_cancelling(t)]
+        if not targets:
+            return
+        point = self.new_point("cancel", len(targets) + 1, 0, targets)
+        move = self.decider.decide(point)
+        if isinstance(move, Pick) and move.option <= len(targets):
+            target = targets[move.option - 1]
+            where = target.waiting_for or "ready to run"
+            self.record(move, f"step {self.steps}: cancelled {target.name!r} (it was "
+                              f"waiting for {where})" if target.waiting_for else
+                        f"step {self.steps}: cancelled {target.name!r} ({where})")
+            scheduler.cancel(target)
+
+    def check_invariant(self) -> None:
+        try:
+            holds = self.invariant()
+        except Exception as err:
+            raise InvariantViolated(f"invariant() raised {err!r} after step {self.steps}") \
+                from err
+        if not holds:
+            raise InvariantViolated(f"invariant() returned {holds!r} after step {self.steps}")
