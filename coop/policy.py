@@ -24,6 +24,14 @@ class Policy(Protocol):
     :func:`coop.testing.explore`'s strategies keep) defines ``pick_task(ready) -> int``
     instead: ``ready`` is the ready queue itself, oldest first, to read and not to change;
     ``pick`` is then not called.
+
+    A policy with ``ordered_handins = True`` makes runs with offloaded calls repeatable: at
+    each poll the scheduler first waits until every call in flight (``to_thread``,
+    ``to_process``, ``pmap``, cluster calls) has handed its result back, and makes the tasks
+    they woke ready in task order. A result then lands in the same round of every run, however
+    long the call took. Sends from threads of the program's own are applied when they come.
+    A policy with ``closed_world = True`` says that no thread alive before the run began can
+    hand anything to it, so that such threads do not hold off a :class:`coop.Deadlock`.
     """
 
     def pick(self, ready_count: int) -> int: ...
@@ -72,6 +80,9 @@ class RandomPolicy:
     def __init__(self, seed: int | None = None) -> None:
         self.seed = seed
         self._random = random.Random(seed)
+        #: With a seed, the results of offloaded calls are ordered (the kernel waits for every
+        #: call in flight at each poll), so the seed replays runs that offload, byte for byte.
+        self.ordered_handins = seed is not None
 
     def pick(self, ready_count: int) -> int:
         """A uniformly random index among the ``ready_count`` ready tasks."""

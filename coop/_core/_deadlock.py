@@ -173,6 +173,9 @@ class DeadlockDetector:
         # that quiet spell has been warned about.
         self.stuck_since: float | None = None
         self.warned = False
+        # Threads that cannot know this scheduler (alive before its run began, under a
+        # policy that says so: exploration's fresh scheduler per run); None: any may.
+        self.strangers: set[threading.Thread] | None = None
 
     def note(self, task: Task[Any], live_tasks: int) -> None:
         """``task`` has just parked on something whose ``holders()`` may name tasks."""
@@ -210,6 +213,8 @@ class DeadlockDetector:
         if scheduler._outside_waits:
             return None  # a task waits for a signal: that is not being stuck
         threads = _threads_that_may_hand_in()
+        if self.strangers is not None:
+            threads = [thread for thread in threads if thread not in self.strangers]
         if scheduler._inbox:
             # Looked at after the threads: one may have handed its last call in and ended
             # since the caller found the inbox empty.

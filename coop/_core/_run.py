@@ -57,12 +57,19 @@ _INF = math.inf
 _MAX_BLOCK = 86400.0
 #: The most hand-ins from other threads one poll runs before the tasks get their turns again.
 _HANDINS_PER_POLL = 1024
+# Ordered hand-ins (a seeded policy): how long a poll waits for the calls in flight before it
+# gives up on ordering them (a call that waits for the scheduler itself can never finish).
+_ORDERED_WAIT = 30.0
 #: A task that catches coop.Cancelled and goes on is cancelled again; after this many times
 #: it is closed, so that neither cancel() nor run() can wait for it forever.
 _IGNORED_CANCELS = 3
 
 
 _running = threading.local()
+
+
+def _task_id(task: Task[Any]) -> int:
+    return task._id  # type: ignore[no-any-return]
 
 
 def running_scheduler() -> Scheduler | None:
@@ -144,6 +151,9 @@ class Scheduler:
         # Waits that something outside the scheduler ends and that take no virtual time (a
         # signal): they are not a deadlock, and unlike external calls they let the clock jump.
         self._outside_waits = 0
+        # A seeded policy orders what other threads hand in: each poll first waits for every
+        # call in flight, then makes the tasks they woke ready in task order (see _poll).
+        self._ordered = bool(getattr(policy, "ordered_handins", False))
         # Debug mode's instrument (coop.run(debug=True)); None when off, as it nearly always is.
         self._debug: Any = None
         self._enable_debug(debug)
@@ -503,6 +513,8 @@ class Scheduler:
                 "second scheduler. Use `yield coop.spawn(gen)` or `yield from gen` instead"
             )
         _running.scheduler = self
+        if getattr(self.policy, "closed_world", False):
+            self._deadlock.strangers = set(threading.enumerate())
         installed = self._install_sigint()
         self._hide_tasks_from_gc(True)
         if self._debug is not None:
@@ -665,6 +677,7 @@ class Scheduler:
                 if until_main_done and self._nondaemon == 0:
                     return
             if ready and (self._inbox or self._sigint_pending or self._cleaning_up or self._io
+                          or (self._ordered and self._external)
                           or self._wheel.due(self._clock_now())):
                 self._poll(False)
             if self._halted:
@@ -858,6 +871,10 @@ class Scheduler:
         hand-in, or jump a virtual clock, or raise Deadlock if nothing can ever happen.
         """
         self._running = None  # what runs from here on (hand-ins, timers) runs in no task
+        if self._ordered and self._external:
+            self._await_externals()
+            if self._ready:
+                block = False  # the outcomes woke tasks: nothing to wait for now
         wheel = self._wheel
         timers = wheel.near
         clock = self.clock
@@ -945,6 +962,46 @@ class Scheduler:
         if self._sigint_pending:
             self._sigint_pending = False
             self._cancel_everything()
+
+    def _await_externals(self) -> None:
+        """Under a seeded policy, every call in flight hands its outcome back before the loop
+        goes on, and the tasks those outcomes wake become ready in task order: so a call's
+        result lands in the same round of every run with that seed, however long its thread
+        or process took, and the order the threads happened to finish in does not show."""
+        ready = self._ready
+        before = len(ready)
+        inbox = self._inbox
+        give_up = time.monotonic() + _ORDERED_WAIT
+        handed_in = False
+        while self._external:
+            while inbox:
+                fn, args = inbox.popleft()
+                self._run_handin(fn, args)
+                handed_in = True
+            if not self._external:
+                break
+            remaining = give_up - time.monotonic()
+            if remaining <= 0:
+                log.warning("coop: %d offloaded call(s) did not hand a result back within %g s "
+                            "while the seeded policy waited to order them; going on, so this "
+                            "run may not replay exactly (does a call wait for the scheduler?)",
+                            self._external, _ORDERED_WAIT)
+                break
+            selector = self._selector if self._selector is not None else self._open_selector()
+            self._in_select = True
+            try:
+                if not inbox:
+                    for key, _mask in selector.select(min(remaining, 1.0)):
+                        if key.data is None:
+                            self._drain_wakeups()  # descriptors: seen again by the next select
+            finally:
+                self._in_select = False
+        if handed_in:
+            self._deadlock.activity()
+        if len(ready) > before:
+            woken = [ready.pop() for _ in range(len(ready) - before)]
+            woken.sort(key=_task_id)
+            ready.extend(woken)
 
     @staticmethod
     def _run_handin(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:

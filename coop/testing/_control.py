@@ -46,6 +46,12 @@ class Decider(Protocol):
 class Controller:
     """The policy and instrument of one run."""
 
+    #: Offloaded calls' results are applied at points the run decides (see coop.policy).
+    ordered_handins = True
+    #: Threads alive before a run began cannot know its fresh scheduler: a run stuck while
+    #: only they live (a pool left by an earlier test) is a deadlock, not a wait for them.
+    closed_world = True
+
     def __init__(self, decider: Decider, invariant: Any, cancellations: bool) -> None:
         self.decider = decider
         self.invariant = invariant

@@ -125,8 +125,19 @@ def _run_once(program: Program, decider: Any, invariant: Any, cancellations: boo
                       getattr(decider, "misfit", None)), controller
 
 
+def _where_raised(exc: BaseException) -> tuple[str, int] | None:
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return last
+
+
 def _same_failure(a: BaseException, b: BaseException | None) -> bool:
-    return b is not None and type(a) is type(b)
+    """The same bug: the same exception type raised at the same line (so that shrinking
+    cannot trade the bug found for another assertion that fails on the way)."""
+    return b is not None and type(a) is type(b) and _where_raised(a) == _where_raised(b)
 
 
 def _shrink(program: Program, found: _RunResult, invariant: Any,
