@@ -1,4 +1,5 @@
-"""Synchronization primitives: Lock, Semaphore, Event, Condition, Queue, Barrier.
+"""Synchronization primitives: Lock, Semaphore, Event, Condition, Queue, Barrier; and for
+simulations, SimPy's Container, PriorityResource and PreemptiveResource.
 
 Every primitive is built on the kernel's contract, :mod:`coop.lowlevel`, alone: a task that
 must wait is parked on the primitive's queue and woken, first in first out, with a value or an
@@ -51,6 +52,8 @@ from .barrier import Barrier
 from .barrier import BarrierStatistics as BarrierStatistics
 from .condition import Condition
 from .condition import ConditionStatistics as ConditionStatistics
+from .container import Container
+from .container import ContainerStatistics as ContainerStatistics
 from .event import Event
 from .event import EventStatistics as EventStatistics
 from .lock import Lock
@@ -72,6 +75,7 @@ __all__ = [
     "LifoQueue",
     "PriorityQueue",
     "Barrier",
+    "Container",
     "QueueEmpty",
     "QueueFull",
 ]
