@@ -392,3 +392,399 @@ def test_container_property_level_bounds_accounting_and_fifo(capacity, init, ops
                    if ops[i][0] == kind and i not in served and i not in left]
         if waiting and order:
             assert min(waiting) > max(order)
+
+
+# =========================================================================== PriorityResource
+
+
+def test_priority_resource_serves_lower_numbers_first_and_fifo_among_equals():
+    res = coop.PriorityResource(name="desk")
+    order = []
+
+    def user(name, priority):
+        with (yield res.acquire(priority=priority)) as use:
+            order.append((name, use.priority, use.usage_since))
+            yield coop.sleep(1)
+
+    def main():
+        yield coop.spawn(user("first", 9))
+        yield coop.sleep(0.5)
+        for name, priority in [("a", 2), ("b", 1), ("c", 2), ("d", 1), ("e", 0)]:
+            yield coop.spawn(user(name, priority))
+        yield coop.sleep(0.1)
+        stats = res.statistics()
+        yield coop.sleep(10)
+        return stats
+
+    stats = vrun(main())
+    assert stats.waiting == (0, 1, 1, 2, 2)
+    assert (stats.count, stats.capacity, [t.name for t in stats.holders]) == (1, 1, ["user-2"])
+    assert order == [("first", 9, 0), ("e", 0, 1), ("b", 1, 2), ("d", 1, 3), ("a", 2, 4),
+                     ("c", 2, 5)]
+    assert res.count == 0
+
+
+def test_priority_resource_async_spellings():
+    res = coop.PriorityResource(2)
+
+    async def main():
+        async with res.acquire(priority=3) as use:
+            inner = res.count, use.priority
+            async with res:
+                both = res.count
+            after_inner = res.count
+        return inner, both, after_inner, res.count
+
+    assert vrun(main()) == ((1, 3), 2, 1, 0)
+
+
+@pytest.mark.parametrize("how", ["return", "raise", "cancel"])
+def test_priority_resource_is_released_on_every_way_out(how):
+    res = coop.PriorityResource()
+
+    def holder():
+        with (yield res.acquire()):
+            if how == "raise":
+                raise KeyError("boom")
+            if how == "return":
+                return "left"
+            yield coop.sleep(100)
+        return None
+
+    def main():
+        task = yield coop.spawn(holder())
+        yield coop.sleep(1)
+        if how == "cancel":
+            yield coop.cancel(task)
+        else:
+            try:
+                yield coop.join(task)
+            except KeyError:
+                pass
+        with (yield res.acquire(timeout=0)):
+            return res.count
+
+    assert vrun(main()) == 1
+
+
+def test_priority_resource_timeout_leaves_the_line_and_takes_nothing():
+    res = coop.PriorityResource(name="desk")
+
+    def holder():
+        with (yield res.acquire()):
+            yield coop.sleep(5)
+
+    def main():
+        yield coop.spawn(holder())
+        yield coop.sleep(0)
+        with pytest.raises(coop.Timeout, match=r"after 2 s waiting for desk \(1 of 1 in use, "
+                                               r"held by holder-\d+\)"):
+            yield res.acquire(priority=-5, timeout=2)
+        stats = res.statistics()
+        with (yield res.acquire()) as use:
+            return stats.waiting, use.usage_since
+
+    assert vrun(main()) == ((), 5.0)
+
+
+def test_a_unit_handed_to_a_waiter_cancelled_before_it_runs_goes_to_the_next():
+    res = coop.PriorityResource()
+    got = []
+
+    def user(name):
+        with (yield res.acquire()):
+            got.append(name)
+
+    def main():
+        with (yield res.acquire()):
+            first = yield coop.spawn(user("first"))
+            yield coop.spawn(user("second"))
+            yield coop.sleep(1)
+        yield coop.cancel(first, wait=False)     # woken with the unit, has not run
+        yield coop.sleep(1)
+        return res.count
+
+    assert vrun(main()) == 0
+    assert got == ["second"]
+
+
+def test_a_deadlock_through_a_priority_resource_names_the_holder():
+    res = coop.PriorityResource(name="crane")
+
+    def other(parent):
+        with (yield res.acquire()):
+            pass
+
+    def main():
+        with (yield res.acquire()):
+            yield coop.join((yield coop.spawn(other(None), name="loader")))
+
+    with pytest.raises(coop.Deadlock, match="wait-for cycle") as info:
+        vrun(main())
+    assert "loader waits for crane (1 of 1 in use, held by main)" in str(info.value)
+
+
+def test_only_the_holder_gives_a_unit_back():
+    res = coop.PriorityResource(name="desk")
+
+    def main():
+        use = yield res.acquire()
+        thief = yield coop.spawn(_release(use))
+        with pytest.raises(coop.CoopUsageError, match=r"held by 'main' was released by "
+                                                      r"'_release-\d+'; only its holder"):
+            yield coop.join(thief)
+        use.release()
+        use.release()                            # given back already: nothing
+        return res.count, repr(use).endswith("given back>")
+
+    assert vrun(main()) == (0, True)
+
+
+def _release(use):
+    use.release()
+    yield
+
+
+def test_an_acquire_in_a_race_hands_its_unit_to_the_waiting_task():
+    res = coop.PriorityResource()
+
+    def main():
+        index, use = yield coop.race(res.acquire(priority=1), coop.sleep(5))
+        with use:
+            held = res.statistics().holders
+        return index, [t.name for t in held], res.count
+
+    assert vrun(main()) == (0, ["main"], 0)
+
+
+def test_priority_resource_spelling_mistakes_are_refused():
+    res = coop.PriorityResource()
+
+    def forgot_yield():
+        with res.acquire():
+            yield
+
+    def plain_with():
+        with res:
+            yield
+
+    for body in (forgot_yield, plain_with):
+        with pytest.raises(coop.CoopUsageError, match="missing its yield"):
+            vrun(body())
+
+
+@pytest.mark.parametrize(("make", "error", "match"), [
+    (lambda: coop.PriorityResource(0), ValueError, r"PriorityResource\(capacity\) must be >= 1"),
+    (lambda: coop.PriorityResource(True), TypeError, r"capacity\) must be an int"),
+    (lambda: coop.PriorityResource(1.5), TypeError, r"capacity\) must be an int"),
+    (lambda: coop.PriorityResource(name=1), TypeError, r"takes a str"),
+    (lambda: coop.PriorityResource(name="r").acquire(priority=True), TypeError,
+     r"r\.acquire\(priority\) must be a number .*got True \(bool\)"),
+    (lambda: coop.PriorityResource(name="r").acquire(priority="high"), TypeError,
+     r"must be a number \(an int or a float; lower is served first\), got 'high'"),
+    (lambda: coop.PriorityResource(name="r").acquire(priority=math.nan), ValueError,
+     r"r\.acquire\(priority\) must be a number, got NaN"),
+    (lambda: coop.PriorityResource(name="r").acquire(timeout=-1), ValueError, r"r\.acquire"),
+    (lambda: coop.PreemptiveResource(name="p").acquire(preempt=1), TypeError,
+     r"p\.acquire\(preempt\) must be True or False, got 1"),
+    (lambda: coop.PreemptiveResource(-1), ValueError, r"PreemptiveResource\(capacity\)"),
+])
+def test_resources_refuse_bad_input(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+@settings(max_examples=100, deadline=None)
+@given(capacity=st.integers(1, 3),
+       users=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(1, 3)),
+                      min_size=1, max_size=12))
+def test_priority_resource_property_best_waiter_first_and_never_over_capacity(capacity, users):
+    """Random arrivals: never more than capacity units in use, and a unit that comes free
+    goes to the waiter with the lowest (priority, arrival)."""
+    res = coop.PriorityResource(capacity)
+    waiting, bad = {}, []
+    arrivals = iter(range(10**6))
+
+    def user(priority, start, hold):
+        yield coop.sleep(start)
+        me = (priority, next(arrivals))
+        if res.count == capacity:
+            waiting[me] = True
+        with (yield res.acquire(priority=priority)):
+            if me in waiting:
+                if me != min(waiting):
+                    bad.append((me, sorted(waiting)))
+                del waiting[me]
+            if res.count > capacity:
+                bad.append(("over", res.count))
+            yield coop.sleep(hold)
+
+    def main():
+        for args in users:
+            yield coop.spawn(user(*args))
+
+    vrun(main())
+    assert bad == []
+    assert res.count == 0
+
+
+# =========================================================================== PreemptiveResource
+
+
+def test_preemption_takes_the_unit_of_the_worst_holder_that_asked_last():
+    res = coop.PreemptiveResource(3, name="crew")
+    log = []
+
+    def holder(name, priority):
+        try:
+            with (yield res.acquire(priority=priority)):
+                yield coop.sleep(100)
+        except coop.Preempted as err:
+            log.append((name, err.by.name, err.usage_since, coop.current_time()))
+
+    def main():
+        yield coop.spawn(holder("good", 2), name="good")
+        yield coop.spawn(holder("bad-early", 5), name="bad-early")
+        yield coop.sleep(1)
+        yield coop.spawn(holder("bad-late", 5), name="bad-late")
+        yield coop.sleep(1)
+        with (yield res.acquire(priority=1)) as use:
+            yield coop.sleep(0)
+            return [t.name for t in res.statistics().holders], use.usage_since, res.count
+
+    holders, since, count = vrun(main())
+    assert log == [("bad-late", "main", 1.0, 2.0)]
+    assert holders == ["good", "bad-early", "main"]
+    assert (since, count) == (2.0, 3)
+
+
+def test_a_preempted_holder_gives_nothing_back_and_can_acquire_again():
+    res = coop.PreemptiveResource(name="repairman")
+    log = []
+
+    def other_job():
+        left = 10.0
+        while left:
+            with (yield res.acquire(priority=2)):
+                start = coop.current_time()
+                try:
+                    yield coop.sleep(left)
+                    left = 0
+                except coop.Preempted as err:
+                    left -= coop.current_time() - start
+                    log.append(f"t={coop.current_time():g} job preempted by {err.by.name} "
+                               f"(since {err.usage_since:g}), count {res.count}")
+        log.append(f"t={coop.current_time():g} job done")
+
+    def repair(at):
+        yield coop.sleep(at)
+        with (yield res.acquire(priority=1)):
+            log.append(f"t={coop.current_time():g} repair starts, count {res.count}")
+            yield coop.sleep(3)
+
+    def main():
+        yield coop.spawn(other_job())
+        yield coop.spawn(repair(2), name="repair-a")
+        yield coop.spawn(repair(4), name="repair-b")   # waits for repair-a: same priority
+
+    vrun(main())
+    # The repair has the unit at once, before the job even sees its Preempted; at t=5 the
+    # second repair (priority 1) goes before the job waiting again (priority 2).
+    assert log == [
+        "t=2 repair starts, count 1",
+        "t=2 job preempted by repair-a (since 0), count 1",
+        "t=5 repair starts, count 1",
+        "t=16 job done",
+    ]
+    assert res.count == 0
+
+
+def test_no_preemption_with_preempt_false_an_equal_priority_or_a_better_waiter_ahead():
+    res = coop.PreemptiveResource()
+    preempted = []
+
+    def holder():
+        try:
+            with (yield res.acquire(priority=5)):
+                yield coop.sleep(10)
+        except coop.Preempted:
+            preempted.append(coop.current_time())
+
+    def asker(priority, preempt, at):
+        yield coop.sleep(at)
+        with (yield res.acquire(priority=priority, preempt=preempt)):
+            yield coop.sleep(1)
+
+    def main():
+        yield coop.spawn(holder())
+        yield coop.spawn(asker(1, False, 1))       # better, but does not preempt: waits
+        yield coop.spawn(asker(3, True, 2))        # would preempt, but the 1 waits ahead
+        yield coop.spawn(asker(5, True, 3))        # equal to the holder: waits
+        yield coop.sleep(4)
+        return res.statistics().waiting
+
+    assert vrun(main()) == (1, 3, 5)
+    assert preempted == []
+
+
+def test_a_task_never_preempts_itself():
+    res = coop.PreemptiveResource()
+
+    def main():
+        with (yield res.acquire(priority=5)):
+            with pytest.raises(coop.Timeout):
+                yield res.acquire(priority=1, timeout=1)
+            return res.count
+
+    assert vrun(main()) == 1
+
+
+def test_preempting_a_holder_woken_with_the_unit_before_it_ran():
+    res = coop.PreemptiveResource()
+    log = []
+
+    def low():
+        try:
+            yield res.acquire(priority=5)
+            log.append("low got it")
+        except coop.Preempted as err:
+            log.append(f"low preempted, since {err.usage_since:g}")
+
+    def main():
+        first = yield res.acquire(priority=0)
+        yield coop.spawn(low())
+        yield coop.sleep(1)
+        first.release()                            # hands the unit to low, which has not run
+        with (yield res.acquire(priority=1)):      # in the same step: low is preempted
+            log.append(f"main got it again, count {res.count}")
+            yield coop.sleep(1)
+        return res.count
+
+    assert vrun(main()) == 0
+    assert log == ["main got it again, count 1", "low preempted, since 1"]
+
+
+def test_preemptive_resource_async_spelling():
+    res = coop.PreemptiveResource()
+    log = []
+
+    async def low():
+        try:
+            async with res.acquire(priority=2):
+                await coop.sleep(10)
+        except coop.Preempted as err:
+            log.append(("preempted", err.by.name, res.count))
+
+    async def high():
+        async with res.acquire(priority=1):
+            log.append(("high", res.count))
+
+    async def main():
+        await coop.spawn(low())
+        await coop.sleep(1)
+        await coop.join(await coop.spawn(high(), name="high"))
+        return res.count
+
+    assert vrun(main()) == 0
+    # high's block has no yield: it is over before low sees its Preempted.
+    assert log == [("high", 1), ("preempted", "high", 0)]

@@ -60,6 +60,9 @@ from .lock import Lock
 from .lock import LockStatistics as LockStatistics
 from .queue import LifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull
 from .queue import QueueStatistics as QueueStatistics
+from .resource import PreemptiveResource, PriorityResource
+from .resource import ResourceStatistics as ResourceStatistics
+from .resource import Usage as Usage
 from .semaphore import BoundedSemaphore, Semaphore
 from .semaphore import SemaphoreStatistics as SemaphoreStatistics
 
@@ -76,6 +79,8 @@ __all__ = [
     "PriorityQueue",
     "Barrier",
     "Container",
+    "PriorityResource",
+    "PreemptiveResource",
     "QueueEmpty",
     "QueueFull",
 ]
