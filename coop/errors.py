@@ -40,7 +40,7 @@ class Interrupted(Exception):
     ...     task = yield coop.spawn(machine(log), daemon=True)
     ...     yield coop.sleep(5)
     ...     coop.interrupt(task, cause="a breakdown")
-    ...     yield coop.sleep(25)
+    ...     yield coop.sleep(25)                # parts at t=17 and t=27
     ...     return log
     >>> coop.run(main(), clock=coop.VirtualClock())
     ['repair after a breakdown', 'part made', 'part made']
@@ -57,12 +57,25 @@ class Interrupted(Exception):
 class Preempted(Interrupted):
     """Raised in the holder of a :class:`coop.PreemptiveResource` that a task with a better
     priority took from it: ``by`` is that task, ``usage_since`` the time the holder got it.
+    The unit is gone already: the holder's ``with`` block gives nothing back.
 
-    >>> err = coop.Preempted(by="urgent job", usage_since=3.0)
-    >>> isinstance(err, coop.Interrupted), err.by, err.usage_since
-    (True, 'urgent job', 3.0)
-    >>> print(err)
-    preempted by 'urgent job' (held since 3)
+    >>> crane = coop.PreemptiveResource(name="crane")
+    >>> def routine():
+    ...     try:
+    ...         with (yield crane.acquire(priority=5)):
+    ...             yield coop.sleep(60)
+    ...     except coop.Preempted as err:
+    ...         return f"{err} at {coop.current_time():g}"
+    >>> def urgent():
+    ...     with (yield crane.acquire(priority=1)):
+    ...         yield coop.sleep(5)
+    >>> def main():
+    ...     task = yield coop.spawn(routine())
+    ...     yield coop.sleep(2)
+    ...     yield coop.spawn(urgent(), name="urgent")
+    ...     return (yield coop.join(task))
+    >>> coop.run(main(), clock=coop.VirtualClock())
+    "preempted by 'urgent' (held since 0) at 2"
     """
 
     def __init__(self, by: Any, usage_since: float) -> None:

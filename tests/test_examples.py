@@ -1,6 +1,7 @@
 """Every file in examples/ runs, and the seed programs print exactly what the lecture's did."""
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +43,12 @@ def test_countdown_and_countup_take_turns(capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.name)
 def test_every_example_runs(path):
+    # The checkout's coop first: a script's own folder heads sys.path, not the cwd, so an
+    # installed copy (another worktree's editable install) would be imported instead.
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(EXAMPLES.parent),
+                                                       os.environ.get("PYTHONPATH")]))}
     result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
-                            timeout=240, cwd=EXAMPLES.parent)
+                            timeout=240, cwd=EXAMPLES.parent, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip(), f"{path.name} printed nothing"

@@ -1,4 +1,5 @@
-"""Synchronization primitives: Lock, Semaphore, Event, Condition, Queue, Barrier.
+"""Synchronization primitives: Lock, Semaphore, Event, Condition, Queue, Barrier; and for
+simulations, SimPy's Container, PriorityResource and PreemptiveResource.
 
 Every primitive is built on the kernel's contract, :mod:`coop.lowlevel`, alone: a task that
 must wait is parked on the primitive's queue and woken, first in first out, with a value or an
@@ -51,6 +52,8 @@ from .barrier import Barrier
 from .barrier import BarrierStatistics as BarrierStatistics
 from .condition import Condition
 from .condition import ConditionStatistics as ConditionStatistics
+from .container import Container
+from .container import ContainerStatistics as ContainerStatistics
 from .event import Event
 from .event import EventStatistics as EventStatistics
 from .lock import Lock
@@ -59,6 +62,9 @@ from .queue import END as END
 from .queue import End as End
 from .queue import LifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull, QueueShutDown
 from .queue import QueueStatistics as QueueStatistics
+from .resource import PreemptiveResource, PriorityResource
+from .resource import ResourceStatistics as ResourceStatistics
+from .resource import Usage as Usage
 from .semaphore import BoundedSemaphore, Semaphore
 from .semaphore import SemaphoreStatistics as SemaphoreStatistics
 
@@ -75,6 +81,9 @@ __all__ = [
     "LifoQueue",
     "PriorityQueue",
     "Barrier",
+    "Container",
+    "PriorityResource",
+    "PreemptiveResource",
     "QueueEmpty",
     "QueueFull",
     "QueueShutDown",
