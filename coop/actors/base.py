@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, TypeVar, overload
 
+from .. import tracing
 from ..errors import CoopUsageError
 from ..lowlevel import Effect, Join, Task, check_seconds, running_scheduler
 from .cell import ActorCell
@@ -117,6 +118,8 @@ class Actor:
         got 3
         """
         mb = self._mb
+        if tracing.active and msg is not ActorExit:
+            tracing.message_sent(mb, msg)
         if mb.fast == _get_ident() and msg is not ActorExit:
             waiter = mb.waiter
             if waiter is None:
