@@ -109,7 +109,7 @@ def draw(trace: dict[str, Any], path: str | os.PathLike[str], *, arrows: bool = 
                                         "color": _ARROWS.get(str(event.get("name")), "#444")})
     ax.set_yticks(range(len(used)))
     ax.set_yticklabels([names.get(key, f"{key[0]}/{key[1]}") for key in used], fontsize=8)
-    ax.set_ylim(len(used) - 0.5, -0.5)
+    ax.set_ylim(max(len(used), 1) - 0.5, -0.5)
     ax.set_xlim(-span / scale * 0.01, span / scale * 1.01)
     clock = trace.get("otherData", {}).get("clock")
     axis = "virtual time" if clock == "virtual" else "time"
