@@ -282,8 +282,19 @@ def test_a_failed_run_still_writes_its_trace(tmp_path: Path):
 
 
 def test_a_deadlock_still_writes_its_trace(tmp_path: Path):
+    # A wait-for cycle: raised at once, even while threads of earlier tests are alive.
+    a, b = coop.Lock(), coop.Lock()
+
+    def other():
+        yield b.acquire()
+        yield coop.sleep(0)
+        yield a.acquire()
+
     def main():
-        yield coop.Event().wait()
+        yield a.acquire()
+        yield coop.spawn(other())
+        yield coop.sleep(0)
+        yield b.acquire()
 
     with pytest.raises(coop.Deadlock):
         coop.run(main(), trace=tmp_path / "t.json")
