@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import os
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
 
 from .errors import CoopUsageError
 from .lowlevel import Runnable, Scheduler, running_scheduler
 from .offload import configure
 from .policy import Policy
+from .tracing import Tracer
 
 T = TypeVar("T")
+
+#: What ``python -m coop run`` sets for the script it runs: a function that :func:`run` calls
+#: once per run, returning options (``"clock"``, ``"debug"``, ``"trace"``) for those the call
+#: did not pass. None otherwise, and then run() looks at nothing else.
+DEFAULTS: Callable[[], dict[str, Any]] | None = None
 
 
 def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None,
         threads: Any = None, processes: Any = None,
         deadlock_warning: float | None = 10.0, until: float | None = None,
-        debug: bool | float | None = None) -> T:
+        debug: bool | float | None = None,
+        trace: str | os.PathLike[str] | IO[str] | None = None) -> T:
     """Run ``main`` (a generator or coroutine) as the main task and return its result.
 
     Returns once ``main`` and every task spawned without ``daemon=True`` have finished (as a
@@ -74,15 +83,34 @@ def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None,
     ...     return "done"
     >>> coop.run(main(), clock=coop.VirtualClock())
     'done'
+
+    ``trace``: write the run's timeline to this file (a path, a :class:`pathlib.Path` or an
+    open text file) as Chrome trace-event JSON, for https://ui.perfetto.dev and
+    chrome://tracing: a track per task, its steps, waits and wakes, arrows from spawns,
+    messages and replies, offloaded calls on their workers' tracks (see :mod:`coop.tracing`).
+    Written when the run ends, however it ends. Off, it costs nothing.
     """
+    if DEFAULTS is not None:
+        given = DEFAULTS()
+        clock = clock if clock is not None else given.get("clock")
+        debug = debug if debug is not None else given.get("debug")
+        trace = trace if trace is not None else given.get("trace")
     scheduler = Scheduler(clock=clock, policy=policy, deadlock_warning=deadlock_warning,
                           debug=debug)
+    tracer = None
     try:
+        if trace is not None:
+            tracer = Tracer(trace)
+            scheduler.add_instrument(tracer)
         if threads is not None or processes is not None:
             configure(scheduler, threads=threads, processes=processes)
         return scheduler.run_main(main, until=until)  # type: ignore[no-any-return]
     finally:
-        scheduler.close()
+        try:
+            scheduler.close()
+        finally:
+            if tracer is not None:
+                tracer.close()
 
 
 def current_time() -> float:

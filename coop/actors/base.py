@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Generic, overload
 
+from .. import tracing
 from ..errors import CoopUsageError
 from ..lowlevel import Effect, Join, Task, check_seconds, running_scheduler
 from .cell import ActorCell
@@ -134,6 +135,8 @@ class Actor(Generic[M, R]):
         got 3
         """
         mb = self._mb
+        if tracing.active and msg is not ActorExit:
+            tracing.message_sent(mb, msg)
         if mb.fast == _get_ident() and msg is not ActorExit:
             waiter = mb.waiter
             if waiter is None:

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .. import tracing
 from ..errors import Cancelled, CoopUsageError, Timeout
 from ..lowlevel import (
     SUSPENDED,
@@ -82,7 +83,7 @@ class RecvAny(Effect[Any]):
                 mb.check_scheduler(task)
             if queue:
                 msg = popleft()
-                if msg is ActorExit or bounded:
+                if msg is ActorExit or bounded or tracing.active:
                     return mb.took(msg)
                 return msg
             if mb.waiter is None:
@@ -143,6 +144,8 @@ class Recv(Effect[Any]):
                         line.admitted(entry)
                         if mb.blocked:
                             mb.room_freed()
+                        if tracing.active:
+                            tracing.message_received(mb, msg)
                         return msg
         if self.timeout == 0:
             raise Timeout(f"no message{mb.matching(match)} in {mb.name}'s mailbox")
@@ -515,6 +518,8 @@ class Mailbox:
         if msg is ActorExit:
             self.queue.appendleft(msg)  # it stays: every later recv raises too
             raise ActorExit()
+        if tracing.active:
+            tracing.message_received(self, msg)
         line = self.line
         if line is not None and line.entries:
             self.admit()

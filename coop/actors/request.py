@@ -7,6 +7,7 @@ import enum
 import threading
 from typing import TYPE_CHECKING, Any, overload
 
+from .. import tracing
 from ..errors import CoopUsageError, Timeout
 from ..lowlevel import SUSPENDED, Effect, Scheduler, Task, Throw
 from .errors import short
@@ -117,6 +118,8 @@ class Request(Effect[R]):
         self._scheduler = scheduler
         scheduler.park(task, self, True)  # owned: the actor must reply, a wait-for edge
         mb.asks[self] = None
+        if tracing.active:
+            tracing.message_sent(mb, self, ask=True)
         if local:
             waiter = mb.waiter
             if waiter is None:

@@ -74,7 +74,7 @@ class Offload(Effect[T]):
                f"({describe_callable(self.fn)})"
         call = Call(scheduler, task, what, gate, self.fn, self.args, self.kwargs)
         gate.admit(call)
-        scheduler.begin_external()
+        scheduler.begin_external(call)
         return scheduler.park(task, call)
 
     def __repr__(self) -> str:
@@ -155,7 +155,7 @@ class PMap(Effect[list[T]]):
         wait = MapWait(scheduler, task, what, gate, self.fn, iter(items), chunksize, total, bar)
         if not wait.start():
             return []  # an iterable that turned out empty
-        scheduler.begin_external()
+        scheduler.begin_external(wait)
         return scheduler.park(task, wait)
 
     def __repr__(self) -> str:

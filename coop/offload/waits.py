@@ -9,14 +9,18 @@ Completions arrive from pool threads and are handed to the scheduler's thread wi
 from __future__ import annotations
 
 import enum
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from .. import tracing
 from ..errors import WorkerCrashed
 from ..lowlevel import Task, Throw
+from .backends import THREADS
 from .gate import Gate, Slot, Source
 from .wire import CRASH, ERR, ERROR, OUTCOME, VALUE, WIRE, Completion, decode, outcome_error
 
@@ -63,7 +67,7 @@ class ExternalWait(Source):
             return
         self.state = DROPPED
         self.task = None
-        self.scheduler.end_external()
+        self.scheduler.end_external(self)
         self.gate.remove(self)
         self._withdraw()
 
@@ -72,7 +76,7 @@ class ExternalWait(Source):
 
     def _wake(self, value: Any) -> None:
         self.state = SETTLED
-        self.scheduler.end_external()
+        self.scheduler.end_external(self)
         task, self.task = self.task, None
         assert task is not None
         self.scheduler.wake(task, value)
@@ -81,7 +85,7 @@ class ExternalWait(Source):
 class Call(ExternalWait):
     """A task parked on one offloaded call."""
 
-    __slots__ = ("args", "fn", "kwargs", "slot")
+    __slots__ = ("args", "fn", "kwargs", "slot", "worker")
 
     def __init__(self, scheduler: Scheduler, task: Task[Any], what: str, gate: Gate,
                  fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -90,6 +94,8 @@ class Call(ExternalWait):
         self.args = args
         self.kwargs = kwargs
         self.slot: Slot | None = None
+        # (pid, thread id, name) of the worker thread that ran it: noted for coop.tracing.
+        self.worker: tuple[int, int, str] | None = None
 
     def submit_next(self) -> bool:
         fn, self.fn = self.fn, None
@@ -105,7 +111,23 @@ class Call(ExternalWait):
 
     def done(self, kind: Completion, value: Any) -> None:
         """From a pool's thread: hand the outcome to the scheduler's thread."""
+        if tracing.active and self.backend.kind == THREADS:
+            # A thread pool's worker reports itself: this is the thread that ran the call.
+            self.worker = (os.getpid(), threading.get_native_id(),
+                           threading.current_thread().name)
         self.scheduler.call_soon_threadsafe(self.settle, kind, value)
+
+    def where(self) -> tuple[int, int, str] | None:
+        """Where the call ran, as (pid, thread id, name), where known: the worker thread of a
+        thread pool (noted while tracing), the worker process of coop's process pool."""
+        if self.worker is not None:
+            return self.worker
+        handle = None if self.slot is None else self.slot.handle
+        process = getattr(getattr(handle, "worker", None), "process", None)
+        pid = getattr(process, "pid", None)
+        if isinstance(pid, int):
+            return pid, pid, "coop-worker"
+        return None
 
     def settle(self, kind: Completion, value: Any) -> None:
         if self.slot is not None:

@@ -1,0 +1,7 @@
+"""``python -m coop``: see :mod:`coop.cli`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
