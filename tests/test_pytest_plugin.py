@@ -385,3 +385,50 @@ def test_the_entry_point_loads_the_plugin_and_minus_p_too(pytester: pytest.Pytes
     pytester.makeconftest('pytest_plugins = ["coop.testing.pytest_plugin"]')
     pytester.runpytest_subprocess("--strict-markers").assert_outcomes(passed=1)
 
+
+def test_the_guide_examples_pass_and_fail_as_it_says(pytester: pytest.Pytester) -> None:
+    """docs/guides/testing.rst's plugin examples, as pytest collects them (test_docs runs
+    them as the scripts they also are)."""
+    from test_docs import parse_blocks
+
+    blocks = [b.code for b in parse_blocks(REPO / "docs" / "guides" / "testing.rst")
+              if "coop_explore" in b.code or "coop_run" in b.code]
+    explored, fixtures = [b for b in blocks if b.startswith("# test_")]
+    pytester.makepyfile(test_bank=explored, test_waits=fixtures)
+    result = run(pytester, "--coop-no-database", "-v")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*test_bank.py::test_withdrawals FAILED*",
+                                 "*held 'withdraw-2' back until another task blocked or ended",
+                                 '*replay it: pytest --coop-replay * "test_bank.py::test_'
+                                 'withdrawals"'])
+
+
+
+def test_module_marks_and_invariants(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_module_mark="""
+        import coop
+        import pytest
+
+        pytestmark = pytest.mark.coop_explore(runs=3)
+
+        def test_explored():
+            yield
+    """, test_invariant="""
+        import coop
+        import pytest
+
+        INSIDE = {"n": 0}
+
+        def enter():
+            INSIDE["n"] += 1
+            yield
+            INSIDE["n"] -= 1
+
+        @pytest.mark.coop_explore(runs=50, invariant=lambda: INSIDE["n"] <= 1)
+        def test_one_at_a_time():
+            INSIDE["n"] = 0
+            yield coop.gather(enter(), enter())
+    """)
+    result = run(pytester, "--coop-no-database")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*ExplorationFailed: InvariantViolated*"])
