@@ -28,7 +28,7 @@ RESULTS_DIR = HERE / "results"
 README = HERE / "README.md"
 START = "<!-- results:start -->"
 END = "<!-- results:end -->"
-SUITE_ORDER = ("core", "sync", "actors", "offload")
+SUITE_ORDER = ("core", "sync", "actors", "offload", "explore")
 
 
 # ------------------------------------------------------------------ loading
@@ -242,6 +242,19 @@ ABOUT: tuple[tuple[str, str, str], ...] = (
      "After each hand-in the loop is idle again and runs its deadlock check: this measures "
      "that check. Each variant runs in a fresh interpreter; 'before' is the code before "
      "issue 10, run beside it."),
+    ("explore runs per second", "Runs per second of coop.testing.explore on a small correct "
+     "program (no failure, so no shrinking), beside detangle.explore on the same program "
+     "written for asyncio; random strategy, and the default portfolio as '(auto)'.",
+     "Higher is better. Both tools run their whole per-run machinery (a fresh scheduler or "
+     "event loop, a virtual clock, a decision at every choice point); detangle with "
+     "shrink=False and no database. The programs make few real choices (a lock or a queue "
+     "leaves one task ready most of the time), so this is mostly the cost of a controlled run."),
+    ("runs to the first failure", "The run at which the exploration found the bug (shrinking "
+     "not counted), median over 5 seeds, per strategy; DFS has no seed (one search).",
+     "Lower is better. A search that found nothing within the cap counts as the cap: the "
+     "figure lists those. detangle's dfs bounds the sum of its choice indices (delays), not "
+     "coop's moves (a postponement of a task is one move), so the two DFS are different "
+     "searches. The seeds are the same numbers for both tools, not the same schedules."),
     ("CPU while stuck", "Process CPU over 3 s while the only task waits for an Event that only "
      "a live foreign thread could set, in percent of one core.",
      "Anything above zero is polling; the thread watcher and the loop both block."),

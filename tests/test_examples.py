@@ -38,6 +38,18 @@ def test_countdown_and_countup_take_turns(capsys):
     ]
 
 
+def test_bank_race_finds_replays_and_fixes_the_lost_update_the_same_way_every_run():
+    """The example prints its token and run counts: they must not depend on the hash seed."""
+    outputs = [subprocess.run([sys.executable, str(EXAMPLES / "bank_race.py")],
+                              capture_output=True, text=True, timeout=240, check=True,
+                              cwd=EXAMPLES.parent,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2")]
+    assert outputs[0] == outputs[1]
+    out = outputs[0]
+    assert "money appeared" in out and "raised again: money appeared" in out
+    assert "held 'alice->bob' back" in out and "token: coop1-" in out
+    assert "10,000 runs, no failure" in out and "exhausted=True, no failure" in out
 
 
 @pytest.mark.slow
