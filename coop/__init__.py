@@ -14,6 +14,7 @@ from . import lowlevel as lowlevel  # so that `coop.lowlevel` works after `impor
 from ._native import kernel_build
 from .actors import *  # noqa: F403
 from .clock import RealClock, VirtualClock
+from .dump import dump_tasks
 from .effects import Effect, cancel, current_task, join, now, sleep, spawn
 from .errors import (
     Cancelled,
@@ -56,6 +57,7 @@ __all__ = [
     "cancel",
     "current_task",
     "current_time",
+    "dump_tasks",
     "join",
     "kernel_build",
     "now",

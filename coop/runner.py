@@ -15,7 +15,7 @@ T = TypeVar("T")
 def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None,
         threads: Any = None, processes: Any = None,
         deadlock_warning: float | None = 10.0, until: float | None = None,
-        debug: bool | float | None = None) -> T:
+        debug: bool | float | None = None, dump_signal: int | str | None = None) -> T:
     """Run ``main`` (a generator or coroutine) as the main task and return its result.
 
     Returns once ``main`` and every task spawned without ``daemon=True`` have finished (as a
@@ -74,9 +74,16 @@ def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None,
     ...     return "done"
     >>> coop.run(main(), clock=coop.VirtualClock())
     'done'
+
+    ``dump_signal``: a signal (``signal.SIGUSR1``, or its name) on which the tree of pending
+    tasks (:func:`coop.dump_tasks`) is printed to stderr, and the run goes on: ``kill -USR1
+    <pid>`` on a program that seems stuck shows where every task waits. The handler only hands
+    a call in; the dump is made in the scheduler thread at its next poll. The previous handler
+    is back when ``run()`` returns. Unix only; not SIGINT (Ctrl-C cancels every task), and
+    ``run()`` must be in the main thread.
     """
     scheduler = Scheduler(clock=clock, policy=policy, deadlock_warning=deadlock_warning,
-                          debug=debug)
+                          debug=debug, dump_signal=dump_signal)
     try:
         if threads is not None or processes is not None:
             configure(scheduler, threads=threads, processes=processes)
