@@ -23,6 +23,7 @@ from coop.dump import TaskDump, TaskTree
 
 Gen = Generator[Any, Any, Any]
 HERE = __file__
+SHOWN = os.path.relpath(HERE) if HERE.startswith(os.getcwd() + os.sep) else HERE
 
 
 def line_of(fn: Callable[..., Any], text: str) -> int:
@@ -94,7 +95,7 @@ def test_a_stack_follows_await_chains() -> None:
     assert [f.function for f in node.stack] == ["outer_coro", "inner_coro"]
     assert node.stack[-1].lineno == line_of(inner_coro, "await coop.sleep(100)")
     text = str(node)
-    assert f'File "{HERE}", line {node.stack[0].lineno}, in outer_coro' in text
+    assert f'File "{SHOWN}", line {node.stack[0].lineno}, in outer_coro' in text
     assert "await inner_coro()" in text
 
 
@@ -410,9 +411,9 @@ def test_a_deadlock_report_shows_where_each_stuck_task_is_parked() -> None:
     parked = line_of(fork_user, "right.acquire()")
     assert lines[5:8] == [
         "  fork_user-2 (task 2):",
-        f'    File "{HERE}", line {parked}, in fork_user',
+        f'    File "{SHOWN}", line {parked}, in fork_user',
         "      with (yield right.acquire()):"]
-    assert f'File "{HERE}", line {line_of(main, "coop.gather")}, in main' in str(info.value)
+    assert f'File "{SHOWN}", line {line_of(main, "coop.gather")}, in main' in str(info.value)
     assert [t.name for t, _ in info.value.waits] == ["fork_user-2", "fork_user-3", "main"]
 
 

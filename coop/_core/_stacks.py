@@ -54,8 +54,18 @@ class Frame:
     line: str
 
     def __str__(self) -> str:
-        head = f'File "{self.filename}", line {self.lineno}, in {self.function}'
+        head = f'File "{_shown(self.filename)}", line {self.lineno}, in {self.function}'
         return f"{head}\n  {self.line}" if self.line else head
+
+
+def _shown(filename: str) -> str:
+    """A file under the current directory as a relative path (as pytest shows them): a
+    report of twenty stacks stays readable."""
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the directory was removed
+        return filename
+    return filename[len(cwd) + 1:] if filename.startswith(cwd + os.sep) else filename
 
 
 @dataclass(frozen=True)
