@@ -15,6 +15,7 @@ from . import testing as testing  # coop.testing.explore, after `import coop`
 from ._native import kernel_build
 from .actors import *  # noqa: F403
 from .clock import RealClock, VirtualClock
+from .dump import dump_tasks
 from .effects import Effect, cancel, current_task, join, now, sleep, spawn
 from .errors import (
     Cancelled,
@@ -57,6 +58,7 @@ __all__ = [
     "cancel",
     "current_task",
     "current_time",
+    "dump_tasks",
     "join",
     "kernel_build",
     "now",

@@ -13,7 +13,9 @@ Everything a new kind of wait needs is here, and nothing else reaches into the k
 * tasks: :func:`spawn_system_task`, :func:`add_done_callback`, ``Task.outcome``;
 * descriptors: ``yield wait_readable(fd)`` / ``yield wait_writable(fd)``;
 * looking inside: :func:`add_instrument` / :func:`remove_instrument` (hooks named in
-  :data:`INSTRUMENT_HOOKS`), and the policy's choice point (:class:`coop.policy.Policy`).
+  :data:`INSTRUMENT_HOOKS`), the policy's choice point (:class:`coop.policy.Policy`), and a
+  task's suspended stack and parent (:func:`task_stack`, :func:`task_parent`; the whole tree
+  is ``Scheduler.dump()``, :func:`coop.dump_tasks`).
 
 A gate that tasks wait at until it opens, written on this contract alone:
 
@@ -55,6 +57,7 @@ from ._core._deadlock import ignore_thread
 from ._core._effects import Effect, check_int, check_seconds
 from ._core._instruments import INSTRUMENT_HOOKS
 from ._core._run import Scheduler, running_scheduler
+from ._core._stacks import Frame, TaskDump, TaskTree, parent_of, stack_of
 from ._core._task import Runnable, Task, TaskState, Throw
 from ._core._task_effects import Cancel, Join
 from ._core._timers import TimerHandle
@@ -66,12 +69,15 @@ __all__ = [
     "SUSPENDED",
     "Cancel",
     "Effect",
+    "Frame",
     "Join",
     "Parkable",
     "Runnable",
     "Scheduler",
     "Task",
+    "TaskDump",
     "TaskState",
+    "TaskTree",
     "Throw",
     "TimerHandle",
     "WaitQueue",
@@ -101,6 +107,8 @@ __all__ = [
     "serial",
     "set_deadline",
     "spawn_system_task",
+    "task_parent",
+    "task_stack",
     "throw_in",
     "wait_readable",
     "wait_writable",
@@ -304,6 +312,32 @@ def add_instrument(instrument: object, scheduler: Scheduler | None = None) -> No
 def remove_instrument(instrument: object, scheduler: Scheduler | None = None) -> None:
     """Stop calling ``instrument``; ValueError if it was not added."""
     (scheduler or current_scheduler()).remove_instrument(instrument)
+
+
+def task_stack(task: Task[Any]) -> tuple[Frame, ...]:
+    """Where ``task`` is suspended: its generator (or coroutine) and those it delegates to
+    (``yield from``, ``await``), outermost first, the line it is parked at last, as a
+    traceback. coop's own frames at the innermost end are left out; empty once it has ended.
+
+    >>> def helper():
+    ...     yield coop.sleep(1)
+    >>> def main():
+    ...     yield from helper()
+    >>> def look():
+    ...     task = yield coop.spawn(main())
+    ...     yield                                # let it park
+    ...     return [frame.function for frame in coop.lowlevel.task_stack(task)]
+    >>> coop.run(look(), clock=coop.VirtualClock())
+    ['main', 'helper']
+    """
+    return stack_of(task)
+
+
+def task_parent(task: Task[Any]) -> Task[Any] | None:
+    """The task that spawned ``task``, if known: in debug mode every spawn is recorded;
+    otherwise it is worked out from what watches the task (a gather, race or timeout: the
+    task waiting in it; a TaskGroup: its owner), and a plain ``coop.spawn`` has none."""
+    return parent_of(task)
 
 
 class _WaitIO(Effect[None]):

@@ -24,7 +24,8 @@ def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None,
         threads: Any = None, processes: Any = None,
         deadlock_warning: float | None = 10.0, until: float | None = None,
         debug: bool | float | None = None,
-        trace: str | os.PathLike[str] | IO[str] | None = None) -> T:
+        trace: str | os.PathLike[str] | IO[str] | None = None,
+        dump_signal: int | str | None = None) -> T:
     """Run ``main`` (a generator or coroutine) as the main task and return its result.
 
     Returns once ``main`` and every task spawned without ``daemon=True`` have finished (as a
@@ -89,6 +90,13 @@ def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None,
     chrome://tracing: a track per task, its steps, waits and wakes, arrows from spawns,
     messages and replies, offloaded calls on their workers' tracks (see :mod:`coop.tracing`).
     Written when the run ends, however it ends. Off, it costs nothing.
+
+    ``dump_signal``: a signal (``signal.SIGUSR1``, or its name) on which the tree of pending
+    tasks (:func:`coop.dump_tasks`) is printed to stderr, and the run goes on: ``kill -USR1
+    <pid>`` on a program that seems stuck shows where every task waits. The handler only hands
+    a call in; the dump is made in the scheduler thread at its next poll. The previous handler
+    is back when ``run()`` returns. Unix only; not SIGINT (Ctrl-C cancels every task), and
+    ``run()`` must be in the main thread.
     """
     if DEFAULTS is not None:
         given = DEFAULTS()
@@ -96,7 +104,7 @@ def run(main: Runnable[T], *, clock: Any = None, policy: Policy | None = None,
         debug = debug if debug is not None else given.get("debug")
         trace = trace if trace is not None else given.get("trace")
     scheduler = Scheduler(clock=clock, policy=policy, deadlock_warning=deadlock_warning,
-                          debug=debug)
+                          debug=debug, dump_signal=dump_signal)
     tracer = None
     try:
         if trace is not None:

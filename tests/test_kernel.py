@@ -657,8 +657,12 @@ def test_a_deadlock_among_many_tasks_lists_a_few_and_counts_the_rest():
     lines = str(info.value).splitlines()
     assert lines[0] == "deadlock: 35 task(s) wait and nothing can wake them:"
     assert lines[1] == "  w0 waits for gate A"
-    assert len(lines) == 1 + 20 + 1
-    assert lines[-1] == "  ... and 15 more (10 on gate A, 5 on gate B); Deadlock.waits has them all"
+    assert lines[21] == "  ... and 15 more (10 on gate A, 5 on gate B); Deadlock.waits has them all"
+    # Then where the reported ones are parked: 20 tasks, each a header and one frame.
+    assert lines[22] == "where they wait (innermost last):"
+    assert lines[23] == "  w0 (task 2):"
+    assert lines[24].endswith(", in waiter")
+    assert len(lines) == 1 + 20 + 1 + 1 + 20 * 3
     assert len(info.value.waits) == 35
 
 

@@ -258,7 +258,10 @@ class DeadlockDetector:
         else:
             head = (f"{len(waits)} task(s) wait: a wait-for cycle among the first "
                     f"{len(cycle)}, and {len(waits) - len(cycle)} more")
-        raise Deadlock(f"deadlock: {head}:\n{_list_waits(waits)}", waits)
+        # Where each reported task is parked, read from its frames (not compiled: only here).
+        from ._stacks import where_parked
+        stacks = where_parked([task for task, _ in waits[:_REPORTED_WAITS]])
+        raise Deadlock(f"deadlock: {head}:\n{_list_waits(waits)}{stacks}", waits)
 
 
 def _stuck_waits(scheduler: Scheduler, tasks: Iterable[Task[Any]],

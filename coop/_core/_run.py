@@ -94,7 +94,8 @@ class Scheduler:
     """
 
     def __init__(self, *, clock: Any = None, policy: Policy | None = None,
-                 deadlock_warning: object = 10.0, debug: object = False) -> None:
+                 deadlock_warning: object = 10.0, debug: object = False,
+                 dump_signal: object = None) -> None:
         # deadlock_warning: seconds or None, typed object so that coop's own message reports a
         # wrong value (compiled, a `float | None` parameter is checked by mypyc on entry).
         self.clock: Any = clock if clock is not None else RealClock()
@@ -157,6 +158,11 @@ class Scheduler:
         # Debug mode's instrument (coop.run(debug=True)); None when off, as it nearly always is.
         self._debug: Any = None
         self._enable_debug(debug)
+        # dump_signal=: prints a task dump when the signal comes (_stacks.DumpOnSignal).
+        self._dump_on_signal: Any = None
+        if dump_signal is not None:
+            from ._stacks import DumpOnSignal  # not compiled: it reads frames
+            self._dump_on_signal = DumpOnSignal(self, dump_signal)
 
     def _enable_debug(self, debug: object) -> None:
         slow_step = _debug_requested(debug)
@@ -165,6 +171,8 @@ class Scheduler:
         from ._debug import DebugMode  # only in debug mode: it reads frames, it is not compiled
         self._debug = DebugMode(self, slow_step)
         self.add_instrument(self._debug)
+        from ._stacks import SpawnTracker  # each task's parent, for dumps
+        self.add_instrument(SpawnTracker(self))
 
     @property
     def debug(self) -> bool:
@@ -512,6 +520,8 @@ class Scheduler:
                 "coop.run() was called from inside a running task; a task must not start a "
                 "second scheduler. Use `yield coop.spawn(gen)` or `yield from gen` instead"
             )
+        if self._dump_on_signal is not None:
+            self._dump_on_signal.install()  # before anything else: it may refuse
         _running.scheduler = self
         if getattr(self.policy, "closed_world", False):
             self._deadlock.strangers = set(threading.enumerate())
@@ -549,6 +559,8 @@ class Scheduler:
             self._hide_tasks_from_gc(False)
             if installed is not None:
                 signal.signal(signal.SIGINT, installed)
+            if self._dump_on_signal is not None:
+                self._dump_on_signal.uninstall()
             _running.scheduler = None
             self._report_unobserved()
             self._close_services()
@@ -1140,6 +1152,15 @@ class Scheduler:
             wake_w.send(b"\0")
         except OSError:
             pass
+
+    def dump(self) -> Any:
+        """The pending tasks as a :class:`coop.dump.TaskTree`: each task's name, id, state,
+        what it waits for, its parent and its suspended stack (see :func:`coop.dump_tasks`).
+
+        Call it in the scheduler's thread (a task, a callback it runs, or between runs).
+        """
+        from ._stacks import dump  # not compiled: it reads frames
+        return dump(self)
 
     def _cancel_everything(self) -> None:
         self._interrupted = True
