@@ -49,6 +49,15 @@ def dump_tasks() -> TaskTree:
     Call it from a task, or a callback the scheduler runs; elsewhere (outside ``run()``,
     another thread) it raises :class:`coop.CoopUsageError`: use
     :meth:`coop.Scheduler.dump` on a scheduler at hand, in its own thread.
+
+    >>> def sleeper():
+    ...     yield coop.sleep(10)
+    >>> def main():
+    ...     yield coop.spawn(sleeper(), name="sleeper")
+    ...     yield
+    ...     return [(t.name, t.waiting_for) for t in coop.dump_tasks().walk()]
+    >>> coop.run(main(), clock=coop.VirtualClock())
+    [('main', None), ('sleeper', 'a timer (sleep until t=10)')]
     """
     scheduler = running_scheduler()
     if scheduler is None:

@@ -119,6 +119,13 @@ class Deadlock(RuntimeError):
     deadlock: 2 task(s) wait and a wait-for cycle:
       main waits for join(child)
       child waits for join(main)
+    where they wait (innermost last):
+      main (task 1):
+        File "<doctest coop.errors.Deadlock[1]>", line 3, in main
+          yield coop.join((yield coop.spawn(child(me), name="child")))
+      child (task 2):
+        File "<doctest coop.errors.Deadlock[0]>", line 2, in child
+          yield coop.join(parent)          # waits for main, which waits for it
     """
 
     def __init__(self, message: str, waits: list[tuple[Any, str]] | None = None) -> None:
