@@ -175,3 +175,75 @@ def test_run_a_script_that_offloads_to_processes(tmp_path: Path):
     trace = tracing.load(out)
     assert tracing.check(trace) == []
     assert [e["name"] for e in trace["traceEvents"] if e["ph"] == "b"] == ["to_process(square)"]
+
+
+RACY = """
+import coop
+
+def program():
+    balance = {"value": 100}
+
+    def withdraw(amount, pause):
+        for _ in range(pause):
+            yield
+        seen = balance["value"]
+        yield
+        balance["value"] = seen - amount
+
+    def main():
+        a = yield coop.spawn(withdraw(30, 0), name="a")
+        b = yield coop.spawn(withdraw(50, 2), name="b")
+        yield coop.join(a)
+        yield coop.join(b)
+        print("balance", balance["value"])
+        assert balance["value"] == 20, f"lost an update: {balance['value']}"
+    return main()
+
+def fine():
+    def main():
+        yield
+    return main()
+
+if __name__ == "__main__":
+    raise SystemExit("the CLI must not run this block")
+"""
+
+
+def test_explore_finds_the_race_and_replay_reproduces_it(tmp_path):
+    path = script(tmp_path, RACY, "bank.py")
+    found = coop_cli("explore", f"{path}:program", "--runs", "200")
+    assert found.returncode == 1, found.stderr
+    assert "AssertionError: lost an update: 70" in found.stdout
+    token = next(word for word in found.stdout.split() if word.startswith("coop1-"))
+    assert f"python -m coop replay {path}:program {token}" in found.stdout
+    again = coop_cli("replay", f"{path}:program", token)
+    assert again.returncode == 1
+    assert "AssertionError: lost an update: 70" in again.stderr
+    assert again.stdout == "balance 70\n"
+    mismatch = coop_cli("replay", f"{path}:fine", token)
+    assert mismatch.returncode == 2 and "does not fit" in mismatch.stderr
+    damaged = coop_cli("replay", f"{path}:program", "nonsense")
+    assert damaged.returncode == 2 and "not a coop schedule token" in damaged.stderr
+
+
+def test_explore_of_a_correct_program_exits_0_and_says_so(tmp_path):
+    path = script(tmp_path, RACY, "bank.py")
+    done = coop_cli("explore", f"{path}:fine", "--strategy", "dfs:2", "--runs", "50")
+    assert done.returncode == 0, done.stderr
+    assert "exhausted" in done.stdout
+    bad = coop_cli("explore", f"{path}:missing")
+    assert bad.returncode != 0 and "has no 'missing'" in bad.stderr
+    wrong = coop_cli("explore", f"{path}:program", "--strategy", "fastest")
+    assert wrong.returncode != 0 and "--strategy takes" in wrong.stderr
+
+
+def test_examples_lists_and_runs_them():
+    listed = coop_cli("examples")
+    assert listed.returncode == 0, listed.stderr
+    names = [line.split()[0] for line in listed.stdout.splitlines()]
+    assert "bank_race" in names and "philosophers" in names
+    ran = coop_cli("examples", "philosophers")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout
+    missing = coop_cli("examples", "nope")
+    assert missing.returncode == 2 and "no example 'nope'" in missing.stderr

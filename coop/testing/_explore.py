@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -286,9 +288,13 @@ def check(program: Program, **options: Any) -> Exploration:
     found = explore(program, **options)
     if found.failure is not None:
         name = getattr(program, "__qualname__", repr(program))
-        module = getattr(program, "__module__", "")
-        hint = (f"or from a shell: python -m coop replay {module}:{name} "
-                f"{found.failure.schedule}" if module and "<locals>" not in name else None)
+        try:
+            source = inspect.getsourcefile(program)
+        except TypeError:
+            source = None
+        hint = (f"or from a shell: python -m coop replay {os.path.relpath(source)}:{name} "
+                f"{found.failure.schedule}"
+                if source and os.path.isfile(source) and "<" not in name else None)
         raise ExplorationFailed(found.failure, found.failure.report(hint)) \
             from found.failure.exception
     return found
