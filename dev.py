@@ -38,7 +38,8 @@ PURE_PASS = ["tests/test_kernel.py", "tests/test_kernel_properties.py", "tests/t
              "tests/test_kernel_faults.py", "tests/test_reliability_sync.py",
              "tests/test_lowlevel.py", "tests/test_rwlock.py", "tests/test_run_until.py",
              "tests/test_layering.py", "tests/test_debug_mode.py", "tests/test_task_interrupt.py",
-             "tests/test_taskgroup.py", "tests/test_explore.py",
+             "tests/test_taskgroup.py", "tests/test_explore.py", "tests/test_actors.py",
+             "tests/test_dump.py", "tests/test_resources.py",
              *(f"coop/{_NATIVE['BUILT_FROM'][name]}" for name in _NATIVE["COMPILED_MODULES"])]
 EXTRAS = {"demo": ["progress"],
           "test": ["dev", "docs", "bench", "dask", "ray", "progress", "loky", "plot"]}

@@ -68,6 +68,10 @@ _IGNORED_CANCELS = 3
 _running = threading.local()
 
 
+# _running while the interpreted loop runs: the running task is the ready queue's head.
+_AT_HEAD: Any = object()
+
+
 def _task_id(task: Task[Any]) -> int:
     return task._id  # type: ignore[no-any-return]
 
@@ -124,8 +128,9 @@ class Scheduler:
         # Per task: (callback, whether it observes the outcome: a failure it sees is not
         # reported as one nobody joined).
         self._done_callbacks: dict[Task[Any], list[tuple[Callable[[Task[Any]], None], bool]]] = {}
-        # The task resumed last (the running one while a step runs): see current_task().
-        self._running: Task[Any] | None = None
+        # The task resumed last (the running one while a step runs), or _AT_HEAD: see
+        # current_task() and _loop_interpreted.
+        self._running: Any = None
         # Instruments (see add_instrument): None while there are none, so that each hook site
         # costs one test of this field; with any, the loop runs the instrumented path.
         self._instruments: _Instruments | None = None
@@ -385,7 +390,7 @@ class Scheduler:
         """
         if task._outcome != _PENDING or task._value.__class__ is Throw:
             return False
-        if task is self._running:
+        if task is self.current_task():
             raise CoopUsageError(f"task {task.name!r} tried to throw into its own running "
                                  f"step; raise the exception instead")
         if task._parked_on is not None:
@@ -439,6 +444,8 @@ class Scheduler:
         """The task whose step is running (its code, or an effect it yielded being applied),
         or None (in a hand-in, a timer callback, or outside run())."""
         task = self._running
+        if task is _AT_HEAD:  # the interpreted loop keeps it at the head of the ready queue
+            task = self._ready[0] if self._ready else None
         return task if task is not None and task._outcome == _PENDING else None
 
     def add_instrument(self, instrument: object) -> None:
@@ -586,6 +593,9 @@ class Scheduler:
         if self.policy is not None or self._instrumented():
             self._loop_with_policy(until_main_done)
             return
+        if _RESUME is None:
+            self._loop_interpreted(until_main_done)
+            return
         ready = self._ready
         popleft = ready.popleft
         append = ready.append
@@ -657,6 +667,83 @@ class Scheduler:
                 return  # run(until=...) reached its end time
             # Looked at only after a poll (add_instrument hands in a no-op to make one), so a
             # round without one pays nothing for instruments.
+            if self._instrumented():
+                self._loop_with_policy(until_main_done)
+                return
+
+    def _loop_interpreted(self, until_main_done: bool) -> None:
+        """The FIFO loop in the shape the interpreter runs fastest (the pure-Python kernel).
+
+        The task being resumed stays at the head of the ready queue, where current_task()
+        finds it (_running is _AT_HEAD), so a switch stores nothing, and rotate(-1) sends it
+        to the back. Measured in bytecodes per switch: 37.6 here, 40.6 with _loop's store of
+        _running. Compiled, indexing the deque costs more than the store saves (a switch was
+        40% slower), so _loop keeps its shape and this one runs only without the C helpers.
+        """
+        ready = self._ready
+        popleft = ready.popleft
+        rotate = ready.rotate
+        returned = _RETURNED
+        while True:
+            self._running = _AT_HEAD  # a poll left None
+            for _ in range(len(ready)):
+                task = ready[0]
+                value = task._value
+                try:
+                    if value is None:
+                        effect = task._coro.send(None)
+                    else:
+                        task._value = None
+                        task._revoke = None
+                        if value.__class__ is Throw:
+                            effect = task._coro.throw(value.exc)
+                            if self._cancelling and task in self._cancelling:
+                                effect = self._after_cancellation(task, effect, value.exc)
+                                if effect is SUSPENDED:
+                                    popleft()
+                                    continue
+                        else:
+                            if value is _HANDED_NONE:
+                                value = None
+                            effect = task._coro.send(value)
+                except BaseException as exc:
+                    self._finish(task, exc)  # still at the head: callbacks see no task
+                    popleft()
+                    if until_main_done and self._nondaemon == 0:
+                        return
+                    continue
+                if effect is None:
+                    rotate(-1)
+                    continue
+                if effect.__class__ is returned:
+                    self._finish(task, effect)
+                    popleft()
+                    if until_main_done and self._nondaemon == 0:
+                        return
+                    continue
+                try:
+                    value = effect._coop_apply(self, task)
+                except BaseException as exc:
+                    value = _refused(task, effect, exc)
+                popleft()
+                if value is not SUSPENDED:
+                    self._running = task
+                    self._continue(task, value)
+                    self._running = _AT_HEAD
+                    if until_main_done and self._nondaemon == 0:
+                        return
+            if (self._nondaemon if until_main_done else len(self._tasks)) == 0:
+                return
+            wheel = self._wheel
+            if not ready:
+                self._poll(True)
+            elif self._inbox or self._sigint_pending or self._cleaning_up or self._io or (
+                    (wheel.near or wheel.keys) and wheel.due(self._clock_now())):
+                self._poll(False)
+            else:
+                continue
+            if self._halted:
+                return
             if self._instrumented():
                 self._loop_with_policy(until_main_done)
                 return
