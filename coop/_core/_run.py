@@ -13,6 +13,7 @@ round's end is the one place that looks at timers, hand-ins and signals.
 from __future__ import annotations
 
 import heapq
+import importlib
 import itertools
 import logging
 import math
@@ -49,6 +50,10 @@ from ._timers import BUCKET, TimerHandle, TimerWheel
 from ._waitqueue import _FOREVER, _HANDED_NONE, SUSPENDED, WaitQueue
 
 log = logging.getLogger("coop")
+
+# The C functions under signal's: those convert each handler to and from an enum, which was a
+# quarter of a short run's cost (exploration starts thousands of runs), and coop needs neither.
+_signal: Any = importlib.import_module("_signal")
 
 #: An infinite deadline means none: no timer is made for it (inf // BUCKET is NaN).
 _INF = math.inf
@@ -565,7 +570,7 @@ class Scheduler:
             self._running = None
             self._hide_tasks_from_gc(False)
             if installed is not None:
-                signal.signal(signal.SIGINT, installed)
+                _signal.signal(signal.SIGINT, installed)
             if self._dump_on_signal is not None:
                 self._dump_on_signal.uninstall()
             _running.scheduler = None
@@ -1220,9 +1225,9 @@ class Scheduler:
     def _install_sigint(self) -> Any:
         if threading.current_thread() is not threading.main_thread():
             return None
-        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        if _signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
             return None  # someone else owns Ctrl-C; leave it to them
-        return signal.signal(signal.SIGINT, self._on_sigint)
+        return _signal.signal(signal.SIGINT, self._on_sigint)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         # Runs between two bytecodes of whatever the main thread was doing, possibly kernel
