@@ -128,6 +128,9 @@ def test_choice_and_maybe_are_explored_and_replayed() -> None:
     assert found.failure is not None
     assert found.failure.output == "size 3 dropped True\n"
     assert len(found.failure.steps) == 2
+    assert "choice([1, 2, 3]) took 3" in found.failure.steps[0]
+    assert "maybe(0.5) was True" in found.failure.steps[1]
+    assert found.found_by == "DFS(max_preemptions=2)"
 
 
 def test_check_raises_with_the_token_and_how_to_replay() -> None:

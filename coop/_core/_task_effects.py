@@ -43,6 +43,9 @@ class Join(Effect[T]):
             raise target._result
         return scheduler.joiners_of(target).park(task, False)
 
+    def __repr__(self) -> str:
+        return f"coop.join({self.task.name})"
+
 
 def join(task: Task[T]) -> Join[T]:
     """Wait for ``task`` to end: returns its result or re-raises its exception, traceback intact.
@@ -82,6 +85,9 @@ class Cancel(Effect[None]):
         # Its outcome is deliberately not raised here: the canceller asked for the end.
         target._observed = True
         return scheduler.joiners_of(target).park(task, True)
+
+    def __repr__(self) -> str:
+        return f"coop.cancel({self.task.name}{'' if self.wait else ', wait=False'})"
 
 
 def cancel(task: Task[Any], *, wait: bool = True) -> Cancel:

@@ -21,7 +21,8 @@ class Choice(Effect[T]):
 
     def _coop_apply(self, scheduler: Scheduler, task: Task[Any]) -> Any:
         choose = getattr(scheduler.policy, "choose_value", None)
-        index = 0 if choose is None else choose(len(self.options), self.what, self.p_true)
+        index = (0 if choose is None
+                 else choose(len(self.options), self.what, self.p_true, self.options))
         return self.options[index]
 
     def __repr__(self) -> str:

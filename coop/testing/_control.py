@@ -109,13 +109,16 @@ class Controller:
             return move.option
         return 0
 
-    def choose_value(self, count: int, what: str, p_true: float | None) -> int:
+    def choose_value(self, count: int, what: str, p_true: float | None,
+                     options: Sequence[Any] = ()) -> int:
         if count < 2:
             return 0
         point = self.new_point("value", count, 0, p_true=p_true)
         move = self.decider.decide(point)
         if isinstance(move, Pick) and move.option < count:
-            self.record(move, f"step {self.steps}: {what} took option {move.option}")
+            taken = options[move.option] if len(options) == count else move.option
+            verb = "was" if p_true is not None else "took"
+            self.record(move, f"step {self.steps}: {what} {verb} {taken!r}")
             return move.option
         return 0
 

@@ -64,10 +64,14 @@ class Exploration:
     shrink_runs: int = 0
     #: Per strategy in a portfolio, how many runs it made.
     runs_by_strategy: dict[str, int] = field(default_factory=dict)
+    #: The strategy whose run failed (a member of "auto"), or None.
+    found_by: str | None = None
 
 
 class ExplorationFailed(AssertionError):
     """Raised by :func:`check`: the message has the failure, its token and how to replay it."""
+
+    __module__ = "coop.testing"  # as pytest prints it: where users import it from
 
     def __init__(self, failure: Failure, message: str) -> None:
         super().__init__(message)
@@ -278,7 +282,8 @@ def explore(program: Program, *, runs: int = 1000, seed: int = 0, strategy: obje
                               shrunk.lines, shrunk.output)
             if store is not None:
                 store.keep(key, schedule.token)
-            return Exploration(failure, made, False, chosen.name, shrink_runs, by_strategy)
+            return Exploration(failure, made, False, chosen.name, shrink_runs, by_strategy,
+                               member.name)
     return Exploration(None, made, bool(chosen.exhausted), chosen.name, 0, by_strategy)
 
 
