@@ -23,7 +23,9 @@ class Policy(Protocol):
     A policy that needs to know *which* tasks it chooses among (per-task priorities, as
     :func:`coop.testing.explore`'s strategies keep) defines ``pick_task(ready) -> int``
     instead: ``ready`` is the ready queue itself, oldest first, to read and not to change;
-    ``pick`` is then not called.
+    ``pick`` is then not called. With ``picks_alone = False`` it is not asked either when only
+    one task is ready (there is nothing to choose, and asking is a call into Python per step);
+    ``Scheduler.steps`` still counts every step.
 
     A policy with ``ordered_handins = True`` makes runs with offloaded calls repeatable: at
     each poll the scheduler first waits until every call in flight (``to_thread``,

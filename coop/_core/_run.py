@@ -162,6 +162,9 @@ class Scheduler:
         # Waits that something outside the scheduler ends and that take no virtual time (a
         # signal): they are not a deadlock, and unlike external calls they let the clock jump.
         self._outside_waits = 0
+        #: How many steps the policy loop has run (the loop a policy or an instrument selects;
+        #: the plain FIFO loop does not count, to stay as cheap as it is).
+        self.steps = 0
         # A seeded policy orders what other threads hand in: each poll first waits for every
         # call in flight, then makes the tasks they woke ready in task order (see _poll).
         self._ordered = bool(getattr(policy, "ordered_handins", False))
@@ -758,6 +761,9 @@ class Scheduler:
         # A policy that wants to know which tasks it chooses among (exploration keeps
         # per-task priorities) defines pick_task(ready): the ready deque itself, oldest first.
         pick_task = None if self.policy is None else getattr(self.policy, "pick_task", None)
+        # A policy with picks_alone = False is not asked when one task is ready: most steps of
+        # a small program are such, and asking is a call into Python each time.
+        ask_alone = bool(getattr(self.policy, "picks_alone", True))
         ready = self._ready
         # In rounds, as the FIFO loop runs, polling at the same points: so FifoPolicy gives
         # exactly the default loop's trace, and any policy sees the same points of choice.
@@ -769,7 +775,7 @@ class Scheduler:
                 continue
             for _ in range(len(ready)):
                 if pick_task is not None:
-                    index = pick_task(ready)
+                    index = pick_task(ready) if ask_alone or len(ready) > 1 else 0
                 else:
                     index = 0 if pick is None else pick(len(ready))
                 if index:
@@ -780,9 +786,10 @@ class Scheduler:
                 self._step(task)
                 if until_main_done and self._nondaemon == 0:
                     return
+            wheel = self._wheel
             if ready and (self._inbox or self._sigint_pending or self._cleaning_up or self._io
                           or (self._ordered and self._external)
-                          or self._wheel.due(self._clock_now())):
+                          or ((wheel.near or wheel.keys) and wheel.due(self._clock_now()))):
                 self._poll(False)
             if self._halted:
                 return  # run(until=...) reached its end time
@@ -791,6 +798,7 @@ class Scheduler:
         """Resume one task with its pending value: the policy loop's path (the FIFO loop
         inlines the same)."""
         self._running = task
+        self.steps += 1
         value = task._value
         if value is not None:
             task._value = None
@@ -804,8 +812,13 @@ class Scheduler:
         coro = task._coro
         resume = _RESUME
         instruments = self._instruments
+        # Looked up once per resume: an instrument without step hooks (exploration's) then
+        # costs a step nothing.
+        step_hooks = instruments is not None and bool(
+            instruments.hooks["before_step"] or instruments.hooks["after_step"])
         while True:
-            if instruments is not None:
+            if step_hooks:
+                assert instruments is not None
                 instruments.call(self, "before_step", task)
             try:
                 if value.__class__ is Throw:
@@ -817,11 +830,13 @@ class Scheduler:
                 else:
                     effect = coro.send(value) if resume is None else resume(coro, value)
             except BaseException as exc:
-                if instruments is not None:
+                if step_hooks:
+                    assert instruments is not None
                     instruments.call(self, "after_step", task, None)
                 self._finish(task, exc)
                 return
-            if instruments is not None:
+            if step_hooks:
+                assert instruments is not None
                 instruments.call(self, "after_step", task,
                                  None if effect.__class__ is _RETURNED else effect)
             if effect is None:

@@ -56,15 +56,24 @@ class Controller:
         self.decider = decider
         self.invariant = invariant
         self.cancellations = cancellations
+        # Asked at every step only when something is looked at after each one; otherwise the
+        # kernel runs a lone ready task without a call here (most steps of a small program).
+        self.picks_alone = invariant is not None or cancellations
         self.scheduler: Scheduler | None = None
         self.main: Task[Any] | None = None
         self.points = 0
         self.option_counts: list[int] = []
         self.moves: list[Move] = []
         self.lines: list[str] = []
-        self.steps = 0
+        self.upcoming = 0  # the number of the step a task choice is made for
         self.postponed: dict[Task[Any], None] = {}
         self.someone_blocked = False
+
+    @property
+    def steps(self) -> int:
+        """Steps run so far (the kernel counts them, also those no choice was made at)."""
+        assert self.scheduler is not None
+        return self.scheduler.steps
 
     # ----------------------------------------------------------------- the policy
 
@@ -72,7 +81,7 @@ class Controller:
         return 0
 
     def pick_task(self, ready: Sequence[Task[Any]]) -> int:
-        self.steps += 1
+        self.upcoming = self.steps + 1
         if self.invariant is not None:
             self.check_invariant()
         if self.someone_blocked:
@@ -84,19 +93,19 @@ class Controller:
         if count < 2:
             return 0
         default = self.default_index(ready)
-        point = self.new_point("task", count, default, ready)
+        point = self.new_point("task", count, default, ready, step=self.upcoming)
         move = self.decider.decide(point)
         if move is None:
             return default
         if isinstance(move, Postpone):
             held = ready[default]
             self.postponed[held] = None
-            self.record(move, f"step {self.steps}: held {held.name!r} back until another "
+            self.record(move, f"step {self.upcoming}: held {held.name!r} back until another "
                               f"task blocked or ended")
             return self.default_index(ready)
         chosen = move.option if move.option < count else default
         if chosen != default:
-            self.record(move, f"step {self.steps}: ran {ready[chosen].name!r} before "
+            self.record(move, f"step {self.upcoming}: ran {ready[chosen].name!r} before "
                               f"{ready[default].name!r}")
         return chosen
 
@@ -146,8 +155,10 @@ class Controller:
         return 0
 
     def new_point(self, kind: str, count: int, default: int,
-                  ready: Sequence[Task[Any]] = (), p_true: float | None = None) -> Point:
-        point = Point(self.points, kind, count, default, self.steps, ready, p_true)
+                  ready: Sequence[Task[Any]] = (), p_true: float | None = None,
+                  step: int | None = None) -> Point:
+        point = Point(self.points, kind, count, default, self.steps if step is None else step,
+                      ready, p_true)
         self.points += 1
         self.option_counts.append(count)
         return point
@@ -163,14 +174,14 @@ class Controller:
                    if t is not self.main and not t.done() and not scheduler.is_cancelling(t)]
         if not targets:
             return
-        point = self.new_point("cancel", len(targets) + 1, 0, targets)
+        point = self.new_point("cancel", len(targets) + 1, 0, targets, step=self.upcoming)
         move = self.decider.decide(point)
         if isinstance(move, Pick) and move.option <= len(targets):
             target = targets[move.option - 1]
             where = target.waiting_for or "ready to run"
-            self.record(move, f"step {self.steps}: cancelled {target.name!r} (it was "
+            self.record(move, f"step {self.upcoming}: cancelled {target.name!r} (it was "
                               f"waiting for {where})" if target.waiting_for else
-                        f"step {self.steps}: cancelled {target.name!r} ({where})")
+                        f"step {self.upcoming}: cancelled {target.name!r} ({where})")
             scheduler.cancel(target)
 
     def check_invariant(self) -> None:
