@@ -1022,7 +1022,9 @@ class Scheduler:
             selector = self._selector if self._selector is not None else self._open_selector()
             self._in_select = True
             try:
-                if self._inbox:
+                # Looked at again here: a hand-in or a Ctrl-C that came before the wake-up
+                # socket existed (made just now, on the run's first wait) wrote nothing to it.
+                if self._inbox or self._sigint_pending:
                     timeout = 0.0
                 events = selector.select(timeout)
             finally:
@@ -1097,8 +1099,8 @@ class Scheduler:
                 fn, args = inbox.popleft()
                 self._run_handin(fn, args)
                 handed_in = True
-            if not self._external:
-                break
+            if not self._external or self._sigint_pending:
+                break  # a Ctrl-C is seen by the rest of the poll
             remaining = give_up - time.monotonic()
             if remaining <= 0:
                 log.warning("coop: %d offloaded call(s) did not hand a result back within %g s "
@@ -1109,7 +1111,7 @@ class Scheduler:
             selector = self._selector if self._selector is not None else self._open_selector()
             self._in_select = True
             try:
-                if not inbox:
+                if not inbox and not self._sigint_pending:
                     for key, _mask in selector.select(min(remaining, 1.0)):
                         if key.data is None:
                             self._drain_wakeups()  # descriptors: seen again by the next select
