@@ -335,6 +335,16 @@ class _GroupState:
             return body.result()
         return None
 
+    def wait_for_members(self, task: Task[Any]) -> Any:
+        """The owner's wait at the end: the outcome at once if no member runs, else parked."""
+        if not self.running:
+            final = self.final()
+            if final.__class__ is Throw:
+                raise final.exc
+            return final
+        self.waiting = True
+        return park(task, self, owned=True)
+
     # Parkable: the owner waits here for its members.
     def interrupt(self, task: Task[Any], exc: BaseException) -> bool:
         if not self.running:
@@ -361,14 +371,7 @@ class _WaitMembers(Effect[Any]):
         self.group = group
 
     def _coop_apply(self, scheduler: Scheduler, task: Task[Any]) -> Any:
-        group = self.group
-        if not group.running:
-            final = group.final()
-            if final.__class__ is Throw:
-                raise final.exc
-            return final
-        group.waiting = True
-        return park(task, group, owned=True)
+        return self.group.wait_for_members(task)
 
     def __repr__(self) -> str:
         return f"{self.group.display_name()}: waiting for its members"
@@ -393,7 +396,7 @@ class _RunGroup(Effect[T]):
         group = self.group
         group.enter(task, "TaskGroup.run")
         group.body = group.spawn(work, None)
-        return _WaitMembers(group)._coop_apply(scheduler, task)
+        return group.wait_for_members(task)
 
     def __repr__(self) -> str:
         return f"coop.TaskGroup.run({getattr(self.body, '__name__', self.body)})"

@@ -98,33 +98,28 @@ def _run_once(program: Program, decider: Any, invariant: Any, cancellations: boo
     out = io.StringIO()
     exception: BaseException | None = None
     result: Any = None
-    numbering = fresh_serials()  # Lock#1 in every run, so a replay prints what the run did
-    numbering.__enter__()
-    try:
-        main = program()
+    # Lock#1 in every run, so that a replay prints what the run did.
+    with fresh_serials():
         try:
-            check_runnable(main)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"explore: program() must return the main generator or coroutine "
-                            f"(pass the function, not its call: explore(main), not "
-                            f"explore(main())); {err}") from None
-        redirect = contextlib.redirect_stdout(out) if capture else contextlib.nullcontext()
-        with redirect:
+            main = program()
             try:
-                result = scheduler.run_main(main)
-                if invariant is not None:
-                    controller.check_invariant()
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except TypeError as err:
-                if "explore: program()" in str(err):
+                check_runnable(main)
+            except (TypeError, ValueError) as err:
+                raise TypeError(f"explore: program() must return the main generator or "
+                                f"coroutine (pass the function, not its call: explore(main), "
+                                f"not explore(main())); {err}") from None
+            redirect = contextlib.redirect_stdout(out) if capture else contextlib.nullcontext()
+            with redirect:
+                try:
+                    result = scheduler.run_main(main)
+                    if invariant is not None:
+                        controller.check_invariant()
+                except (KeyboardInterrupt, SystemExit):
                     raise
-                exception = err
-            except BaseException as err:
-                exception = err
-    finally:
-        scheduler.close()
-        numbering.__exit__(None, None, None)
+                except BaseException as err:
+                    exception = err
+        finally:
+            scheduler.close()
     decider.observe_run_end(controller)
     return _RunResult(exception, tuple(controller.moves), tuple(controller.lines),
                       controller.option_counts, out.getvalue(), result,
