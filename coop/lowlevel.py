@@ -47,9 +47,8 @@ A gate that tasks wait at until it opens, written on this contract alone:
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ._core._checks import check_runnable
@@ -151,16 +150,22 @@ def serial(kind: str) -> int:
     return next(counter)
 
 
-@contextlib.contextmanager
-def fresh_serials() -> Iterator[None]:
+class fresh_serials:  # lower case: it is used as a function, `with fresh_serials():`
     """Number from 1 again inside the block: exploration runs each schedule inside one, so
-    that a replayed run names its primitives (and prints their names) as the original did."""
-    global _serials
-    saved, _serials = _serials, {}
-    try:
-        yield
-    finally:
-        _serials = saved
+    that a replayed run names its primitives (and prints their names) as the original did.
+
+    A class, not a generator-based context manager: exploration enters one per run, and the
+    generator's machinery was a tenth of a small run's set-up."""
+
+    __slots__ = ("saved",)
+
+    def __enter__(self) -> None:
+        global _serials
+        self.saved, _serials = _serials, {}
+
+    def __exit__(self, *exc_info: object) -> None:
+        global _serials
+        _serials = self.saved
 
 
 def note_owned_wait(task: Task[Any]) -> None:

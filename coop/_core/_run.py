@@ -257,6 +257,11 @@ class Scheduler:
         except Exception:
             log.exception("coop: a done-callback of task %r failed", task.name)
 
+    @property
+    def main_task(self) -> Task[Any] | None:
+        """The task :meth:`run_main` runs (None before it is called, and under :meth:`run`)."""
+        return self._main
+
     def tasks(self) -> list[Task[Any]]:
         """The tasks that have not finished yet, oldest first."""
         return list(self._tasks.values())
@@ -812,10 +817,9 @@ class Scheduler:
         coro = task._coro
         resume = _RESUME
         instruments = self._instruments
-        # Looked up once per resume: an instrument without step hooks (exploration's) then
-        # costs a step nothing.
-        step_hooks = instruments is not None and bool(
-            instruments.hooks["before_step"] or instruments.hooks["after_step"])
+        # Looked up once per resume: an instrument without step hooks then costs a step
+        # nothing.
+        step_hooks = instruments is not None and instruments.stepping
         while True:
             if step_hooks:
                 assert instruments is not None

@@ -86,9 +86,9 @@ class PrimitiveState:
 
     __slots__ = ("kind", "name", "scheduler", "thread")
 
-    def __init__(self, kind: str, name: str | None) -> None:
+    def __init__(self, kind: str, name: str) -> None:
         self.kind = kind  # the public class's name, for messages
-        self.name = make_name(kind, name)
+        self.name = name  # made by make_name (numbered per base class, not per subclass)
         # The scheduler served (the first to use it), and the id of its thread.
         self.scheduler: Scheduler | None = None
         self.thread = 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from ..lowlevel import Scheduler, Task
+from ..lowlevel import Scheduler, Task, add_instrument, remove_instrument
 from ._schedule import Move, Pick, Postpone
 
 
@@ -43,8 +43,25 @@ class Decider(Protocol):
         """Told once the run is over (a strategy learns the run's length from it)."""
 
 
+class PostponementWatch:
+    """The instrument a run has while some task is postponed: a postponement ends when
+    another task blocks or ends. Installed only then, so that a run without one pays no
+    call per park (a park is most steps of a small program)."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+
+    def task_parked(self, task: Task[Any], on: Any) -> None:
+        if task not in self.controller.postponed:
+            self.controller.someone_blocked = True
+
+    def task_exited(self, task: Task[Any]) -> None:
+        self.controller.postponed.pop(task, None)
+        self.controller.someone_blocked = True
+
+
 class Controller:
-    """The policy and instrument of one run."""
+    """The policy of one run."""
 
     #: Offloaded calls' results are applied at points the run decides (see coop.policy).
     ordered_handins = True
@@ -60,14 +77,16 @@ class Controller:
         # kernel runs a lone ready task without a call here (most steps of a small program).
         self.picks_alone = invariant is not None or cancellations
         self.scheduler: Scheduler | None = None
-        self.main: Task[Any] | None = None
         self.points = 0
         self.option_counts: list[int] = []
         self.moves: list[Move] = []
-        self.lines: list[str] = []
+        # What each move did, as a format and its values: made into words only for a report
+        # (most runs fail nowhere), see lines().
+        self.notes: list[tuple[str, tuple[Any, ...]]] = []
         self.upcoming = 0  # the number of the step a task choice is made for
         self.postponed: dict[Task[Any], None] = {}
         self.someone_blocked = False
+        self.watch: PostponementWatch | None = None
 
     @property
     def steps(self) -> int:
@@ -81,40 +100,50 @@ class Controller:
         return 0
 
     def pick_task(self, ready: Sequence[Task[Any]]) -> int:
-        self.upcoming = self.steps + 1
+        scheduler = self.scheduler
+        assert scheduler is not None
+        self.upcoming = upcoming = scheduler.steps + 1
         if self.invariant is not None:
             self.check_invariant()
         if self.someone_blocked:
             self.postponed.clear()
             self.someone_blocked = False
+            remove_instrument(self.watch, scheduler)
+            self.watch = None
         if self.cancellations:
             self.offer_cancellation()
         count = len(ready)
         if count < 2:
             return 0
-        default = self.default_index(ready)
-        point = self.new_point("task", count, default, ready, step=self.upcoming)
+        # new_point() written out: this is the one choice point of nearly every run.
+        default = self.default_index(ready) if self.postponed else 0
+        point = Point(self.points, "task", count, default, upcoming, ready)
+        self.points += 1
+        self.option_counts.append(count)
         move = self.decider.decide(point)
         if move is None:
             return default
         if isinstance(move, Postpone):
             held = ready[default]
             self.postponed[held] = None
-            self.record(move, f"step {self.upcoming}: held {held.name!r} back until another "
-                              f"task blocked or ended")
+            if self.watch is None:
+                self.watch = PostponementWatch(self)
+                add_instrument(self.watch, scheduler)
+            self.record(move, "step {}: held {!r} back until another task blocked or ended",
+                        upcoming, held.name)
             return self.default_index(ready)
         chosen = move.option if move.option < count else default
         if chosen != default:
-            self.record(move, f"step {self.upcoming}: ran {ready[chosen].name!r} before "
-                              f"{ready[default].name!r}")
+            self.record(move, "step {}: ran {!r} before {!r}", upcoming,
+                        ready[chosen].name, ready[default].name)
         return chosen
 
     def pick_handin(self, count: int) -> int:
         point = self.new_point("handin", count, 0)
         move = self.decider.decide(point)
         if isinstance(move, Pick) and move.option < count:
-            self.record(move, f"step {self.steps}: applied hand-in {move.option + 1} of "
-                              f"{count} (from another thread) first")
+            self.record(move, "step {}: applied hand-in {} of {} (from another thread) first",
+                        self.steps, move.option + 1, count)
             return move.option
         return 0
 
@@ -127,23 +156,9 @@ class Controller:
         if isinstance(move, Pick) and move.option < count:
             taken = options[move.option] if len(options) == count else move.option
             verb = "was" if p_true is not None else "took"
-            self.record(move, f"step {self.steps}: {what} {verb} {taken!r}")
+            self.record(move, "step {}: {} {} {!r}", self.steps, what, verb, taken)
             return move.option
         return 0
-
-    # ------------------------------------------------------------- the instrument
-
-    def task_spawned(self, task: Task[Any]) -> None:
-        if self.main is None:
-            self.main = task  # run_main spawns it first; it is never offered for cancelling
-
-    def task_parked(self, task: Task[Any], on: Any) -> None:
-        if task not in self.postponed:
-            self.someone_blocked = True
-
-    def task_exited(self, task: Task[Any]) -> None:
-        self.postponed.pop(task, None)
-        self.someone_blocked = True
 
     # ---------------------------------------------------------------- internals
 
@@ -163,15 +178,20 @@ class Controller:
         self.option_counts.append(count)
         return point
 
-    def record(self, move: Move, line: str) -> None:
+    def record(self, move: Move, line: str, *values: Any) -> None:
         self.moves.append(move)
-        self.lines.append(line)
+        self.notes.append((line, values))
+
+    def lines(self) -> tuple[str, ...]:
+        """The moves made, in words: ``step 14: ran 'withdraw' before 'deposit'``."""
+        return tuple(line.format(*values) if values else line for line, values in self.notes)
 
     def offer_cancellation(self) -> None:
         assert self.scheduler is not None
         scheduler = self.scheduler
+        main = scheduler.main_task  # never offered for cancelling
         targets = [t for t in scheduler.tasks()
-                   if t is not self.main and not t.done() and not scheduler.is_cancelling(t)]
+                   if t is not main and not t.done() and not scheduler.is_cancelling(t)]
         if not targets:
             return
         point = self.new_point("cancel", len(targets) + 1, 0, targets, step=self.upcoming)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import io
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..clock import VirtualClock
-from ..lowlevel import Scheduler, add_instrument, check_runnable, fresh_serials
+from ..lowlevel import Scheduler, check_runnable, fresh_serials
 from ._control import Controller
 from ._database import FailureDatabase
 from ._schedule import Move, Postpone, Schedule, ScheduleMismatch, shape_of
@@ -82,7 +82,8 @@ class ExplorationFailed(AssertionError):
 class _RunResult:
     exception: BaseException | None
     moves: tuple[Move, ...]
-    lines: tuple[str, ...]
+    #: The controller's lines(), called only for a run that is reported.
+    describe: Callable[[], tuple[str, ...]]
     option_counts: list[int]
     output: str
     result: Any = None
@@ -94,8 +95,7 @@ def _run_once(program: Program, decider: Any, invariant: Any, cancellations: boo
     controller = Controller(decider, invariant, cancellations)
     scheduler = Scheduler(clock=VirtualClock(), policy=controller, deadlock_warning=None)
     controller.scheduler = scheduler
-    add_instrument(controller, scheduler)
-    out = io.StringIO()
+    out = io.StringIO() if capture else None
     exception: BaseException | None = None
     result: Any = None
     # Lock#1 in every run, so that a replay prints what the run did.
@@ -108,21 +108,25 @@ def _run_once(program: Program, decider: Any, invariant: Any, cancellations: boo
                 raise TypeError(f"explore: program() must return the main generator or "
                                 f"coroutine (pass the function, not its call: explore(main), "
                                 f"not explore(main())); {err}") from None
-            redirect = contextlib.redirect_stdout(out) if capture else contextlib.nullcontext()
-            with redirect:
-                try:
-                    result = scheduler.run_main(main)
-                    if invariant is not None:
-                        controller.check_invariant()
-                except (KeyboardInterrupt, SystemExit):
-                    raise
-                except BaseException as err:
-                    exception = err
+            # sys.stdout swapped by hand: contextlib.redirect_stdout costs a run more.
+            saved_stdout = sys.stdout
+            if out is not None:
+                sys.stdout = out
+            try:
+                result = scheduler.run_main(main)
+                if invariant is not None:
+                    controller.check_invariant()
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as err:
+                exception = err
+            finally:
+                sys.stdout = saved_stdout
         finally:
             scheduler.close()
     decider.observe_run_end(controller)
-    return _RunResult(exception, tuple(controller.moves), tuple(controller.lines),
-                      controller.option_counts, out.getvalue(), result,
+    return _RunResult(exception, tuple(controller.moves), controller.lines,
+                      controller.option_counts, "" if out is None else out.getvalue(), result,
                       getattr(decider, "misfit", None)), controller
 
 
@@ -255,7 +259,8 @@ def explore(program: Program, *, runs: int = 1000, seed: int = 0, strategy: obje
             result, _ = _run_once(program, ReplayDecider(schedule.moves), invariant,
                                   cancellations)
             if result.exception is not None:
-                failure = Failure(result.exception, token, 0, result.lines, result.output)
+                failure = Failure(result.exception, token, 0, result.describe(),
+                                  result.output)
                 return Exploration(failure, 0, False, f"saved failure from {store.path}")
             store.forget(key, token)
     deadline = None if time_limit is None else time.monotonic() + time_limit
@@ -274,7 +279,7 @@ def explore(program: Program, *, runs: int = 1000, seed: int = 0, strategy: obje
             schedule = Schedule(shrunk.moves, len(shrunk.option_counts),
                                 shape_of(shrunk.option_counts), cancellations)
             failure = Failure(shrunk.exception or result.exception, schedule.token, made,
-                              shrunk.lines, shrunk.output)
+                              shrunk.describe(), shrunk.output)
             if store is not None:
                 store.keep(key, schedule.token)
             return Exploration(failure, made, False, chosen.name, shrink_runs, by_strategy,

@@ -29,19 +29,45 @@ from ..errors import CoopUsageError
 TOKEN_PREFIX = "coop1-"
 
 
-@dataclass(frozen=True, order=True)
 class Pick:
     """Take ``option`` (>= 1; 0 is the default) at choice point ``point``."""
 
-    point: int
-    option: int
+    # A plain class, not a frozen dataclass: a random run makes one at most of its choice
+    # points, and a frozen dataclass's __init__ (object.__setattr__ per field) costs 3 times
+    # as much.
+    __slots__ = ("option", "point")
+
+    def __init__(self, point: int, option: int) -> None:
+        self.point = point
+        self.option = option
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Pick) and self.point == other.point
+                and self.option == other.option)
+
+    def __hash__(self) -> int:
+        return hash((self.point, self.option))
+
+    def __repr__(self) -> str:
+        return f"Pick(point={self.point}, option={self.option})"
 
 
-@dataclass(frozen=True, order=True)
 class Postpone:
     """Pass over the task about to run at ``point`` until another task blocks or ends."""
 
-    point: int
+    __slots__ = ("point",)
+
+    def __init__(self, point: int) -> None:
+        self.point = point
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Postpone) and self.point == other.point
+
+    def __hash__(self) -> int:
+        return hash((self.point,))
+
+    def __repr__(self) -> str:
+        return f"Postpone(point={self.point})"
 
 
 Move = Pick | Postpone
