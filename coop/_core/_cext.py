@@ -9,7 +9,7 @@ pending tasks from the cyclic GC while run() runs (_resume.c says why).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from .. import _native
 
@@ -25,14 +25,16 @@ class _NeverReturned:
 _helpers = _native.c_helpers()
 
 
-_RESUME: Callable[[Any, Any], Any] | None = None if _helpers is None else _helpers.resume
+# Final, like every module global the hot paths read: compiled, it is then a C static
+# rather than a dict lookup per read.
+_RESUME: Final[Callable[[Any, Any], Any] | None] = None if _helpers is None else _helpers.resume
 
 
-_RETURNED: type[Any] = _NeverReturned if _helpers is None else _helpers.Returned
+_RETURNED: Final[type[Any]] = _NeverReturned if _helpers is None else _helpers.Returned
 
 
 # untrack(*objs) / track(*objs)
-_UNTRACK: Callable[..., bool] | None = None if _helpers is None else _helpers.untrack
+_UNTRACK: Final[Callable[..., bool] | None] = None if _helpers is None else _helpers.untrack
 
 
-_TRACK: Callable[..., None] | None = None if _helpers is None else _helpers.track
+_TRACK: Final[Callable[..., None] | None] = None if _helpers is None else _helpers.track

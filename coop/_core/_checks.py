@@ -10,9 +10,14 @@ import gc
 import os
 import sys
 from types import CoroutineType, GeneratorType
-from typing import Any
+from typing import Any, Final
 
 from ._task import Task, Throw
+
+# Read on every spawn: as Final names of this module, compiled, they are C statics (an
+# imported name is a dict lookup per read).
+_GENERATOR: Final[type[Any]] = GeneratorType
+_COROUTINE: Final[type[Any]] = CoroutineType
 
 
 def check_runnable(obj: Any) -> None:
@@ -23,10 +28,10 @@ def check_runnable(obj: Any) -> None:
     # Not `gi_frame is None`: reading gi_frame makes a frame object (~160 B) that stays with
     # the generator for its whole life. A finished generator's frame is cleared, and the GC
     # then sees only its code, name and qualname (3 referents); a fresh one also its frame's.
-    if cls is GeneratorType and not (obj.gi_suspended or obj.gi_running
+    if cls is _GENERATOR and not (obj.gi_suspended or obj.gi_running
                                      or len(gc.get_referents(obj)) <= 3):
         return
-    if cls is CoroutineType and not (obj.cr_suspended or obj.cr_running
+    if cls is _COROUTINE and not (obj.cr_suspended or obj.cr_running
                                      or len(gc.get_referents(obj)) <= 3
                                      or _is_asyncio_coroutine(obj)):
         return
@@ -138,11 +143,11 @@ def _bad_yield_message(task: Task[Any], obj: Any) -> str:
 
 # A spawned generator's ``__name__``: equal to the name it had, and the mark that it is a
 # task's (see Scheduler._spawn). Made with type(): mypyc cannot compile a subclass of str.
-_SpawnedName: Any = type("_SpawnedName", (str,), {"__slots__": ()})
+_SpawnedName: Final[Any] = type("_SpawnedName", (str,), {"__slots__": ()})
 
 
 #: One marked copy per distinct name (there are as many as there are generator functions).
-_SPAWNED_NAMES: dict[str, str] = {}
+_SPAWNED_NAMES: Final[dict[str, str]] = {}
 
 
 def _spawned_twice(coro: Any) -> ValueError:

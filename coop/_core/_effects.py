@@ -31,6 +31,9 @@ from ._waitqueue import SUSPENDED
 if TYPE_CHECKING:
     from ._run import Scheduler
 
+# Read by every Spawn: a Final name is a C static, compiled.
+_REFERENTS: Final = _referents
+
 T = TypeVar("T")
 # Covariant: an effect only produces its value, so an Effect[int] is an Effect[object].
 T_co = TypeVar("T_co", covariant=True)
@@ -162,7 +165,7 @@ class Spawn(Effect[Task[T]]):
         # Checked here so that a mistake surfaces at the spawn call, the earliest point; the
         # common case (a fresh generator) is tested inline because spawn is a hot path.
         if (coro.__class__ is not GeneratorType or coro.gi_suspended or coro.gi_running
-                or len(_referents(coro)) <= 3):  # 3: a finished generator (see check_runnable)
+                or len(_REFERENTS(coro)) <= 3):  # 3: a finished generator (see check_runnable)
             check_runnable(coro)
         self.coro = coro
         self.name = name

@@ -24,8 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from types import CoroutineType, GeneratorType
-from typing import Any
+from typing import Any, Final
 
 from ..clock import RealClock
 from ..errors import Cancelled, CoopUsageError, Timeout
@@ -33,6 +32,8 @@ from ..policy import Policy
 from ._cancelling import _cancelled_again, _handling, _nothing, _where
 from ._cext import _RESUME, _RETURNED, _TRACK, _UNTRACK
 from ._checks import (
+    _COROUTINE,
+    _GENERATOR,
     _SPAWNED_NAMES,
     ASYNCIO_HINT,
     _check_until,
@@ -56,25 +57,26 @@ log = logging.getLogger("coop")
 _signal: Any = importlib.import_module("_signal")
 
 #: An infinite deadline means none: no timer is made for it (inf // BUCKET is NaN).
-_INF = math.inf
+_INF: Final = math.inf
 #: The longest the selector is asked to block at once; a far finite deadline waits in steps
 #: (select() refuses timeouts beyond a platform limit with OverflowError).
-_MAX_BLOCK = 86400.0
+_MAX_BLOCK: Final = 86400.0
 #: The most hand-ins from other threads one poll runs before the tasks get their turns again.
-_HANDINS_PER_POLL = 1024
+_HANDINS_PER_POLL: Final = 1024
 # Ordered hand-ins (a seeded policy): how long a poll waits for the calls in flight before it
 # gives up on ordering them (a call that waits for the scheduler itself can never finish).
-_ORDERED_WAIT = 30.0
+_ORDERED_WAIT: Final = 30.0
 #: A task that catches coop.Cancelled and goes on is cancelled again; after this many times
 #: it is closed, so that neither cancel() nor run() can wait for it forever.
-_IGNORED_CANCELS = 3
+_IGNORED_CANCELS: Final = 3
 
 
-_running = threading.local()
+_running: Final = threading.local()
 
 
 # _running while the interpreted loop runs: the running task is the ready queue's head.
-_AT_HEAD: Any = object()
+_AT_HEAD: Final[Any] = object()
+
 
 
 def _task_id(task: Task[Any]) -> int:
@@ -210,7 +212,7 @@ class Scheduler:
             if not _UNTRACK(coro, task):  # type: ignore[misc]
                 _TRACK(task)  # type: ignore[misc]
                 raise _spawned_twice(coro)
-        elif coro.__class__ is GeneratorType or coro.__class__ is CoroutineType:
+        elif coro.__class__ is _GENERATOR or coro.__class__ is _COROUTINE:
             # A generator's one writable field marks it spawned: no table of pending
             # generators, which cost the pure kernel a fifth of a spawn and 50 bytes a task.
             # Only until it starts: check_runnable refuses a started one.

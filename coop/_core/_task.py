@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Coroutine, Generator
-from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeAlias, TypeVar
 
 from ..errors import CoopUsageError
 
@@ -56,8 +56,12 @@ class Throw:
         self.exc = exc
 
 
-# Outcome codes; a small int keeps Task small and the checks cheap.
-_PENDING, _DONE, _FAILED, _CANCELLED = 0, 1, 2, 3
+# Outcome codes; a small int keeps Task small and the checks cheap (Final: compiled, each is
+# then a constant, not a lookup).
+_PENDING: Final = 0
+_DONE: Final = 1
+_FAILED: Final = 2
+_CANCELLED: Final = 3
 _STATE_OF_OUTCOME = {_DONE: TaskState.DONE, _FAILED: TaskState.FAILED,
                      _CANCELLED: TaskState.CANCELLED}
 

@@ -21,12 +21,12 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from ._task import Task
 
 #: Width of a timer bucket, in clock seconds.
-BUCKET = 0.001
+BUCKET: Final = 0.001
 
 
 class TimerHandle:

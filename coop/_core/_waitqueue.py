@@ -5,7 +5,7 @@ FIFO one that every primitive is built on.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from ._task import Task, Throw
 
@@ -19,11 +19,12 @@ class _Suspended:
         return "SUSPENDED"
 
 
-SUSPENDED: Any = _Suspended()
+# Final: compiled, a Final module global is a C static; any other is a dict lookup per read.
+SUSPENDED: Final[Any] = _Suspended()
 
 
 # Stands for a None wake value that comes with a revoke callback (see Scheduler.wake).
-_HANDED_NONE: Any = object()
+_HANDED_NONE: Final[Any] = object()
 
 
 class _Forever:
@@ -41,7 +42,7 @@ class _Forever:
         return []
 
 
-_FOREVER: Any = _Forever()
+_FOREVER: Final[Any] = _Forever()
 
 
 class Parkable(Protocol):
