@@ -21,7 +21,9 @@ Figures:
   ``perf_counter``; the figure is runs / second, the median of the samples, coop's and
   detangle's interleaved. Both run with their random strategy (every choice uniform) and, as
   a second entry, with their default portfolio ("auto"). detangle runs with ``shrink=False``
-  and ``database=False`` (no files), coop with no database (its default).
+  and ``database=False`` (no files), coop with no database (its default). A third coop entry,
+  *plain runs*, runs the program as often with a fresh ``Scheduler`` and ``VirtualClock`` and
+  no policy: what one run costs before exploring adds anything, the ceiling of explore's rate.
 
 * **runs to the first failure** for the four kinds of bug of ``tests/test_explore.py``
   (starvation, check-then-act, a cancellation that leaks a lock, a lost wake-up), for each
@@ -299,6 +301,18 @@ def coop_rate(program: Callable[[], Gen], runs: int, strategy: object) -> float:
     return found.runs / elapsed
 
 
+def plain_rate(program: Callable[[], Gen], runs: int) -> float:
+    """The same program run by a fresh scheduler on a virtual clock, with no policy: what a
+    run costs before exploration adds anything (the ceiling for explore's runs/s)."""
+    t0 = time.perf_counter()
+    for _ in range(runs):
+        scheduler = coop.Scheduler(clock=coop.VirtualClock(), deadlock_warning=None)
+        scheduler.run_main(program())
+        scheduler.close()
+    elapsed = time.perf_counter() - t0
+    return runs / elapsed
+
+
 def detangle_rate(program: Callable[[], Async], runs: int, strategy: str) -> float:
     t0 = time.perf_counter()
     stats = detangle.explore(program, runs=runs, strategy=strategy, seed=0, shrink=False,
@@ -315,6 +329,7 @@ def speed_figures(quick: bool, repeats: int) -> list[dict[str, Any]]:
         peers: dict[str, Callable[[], float | None]] = {
             "coop": lambda p=gen_program: coop_rate(p, coop_runs, "random"),
             "coop (auto)": lambda p=gen_program: coop_rate(p, coop_runs, "auto"),
+            "coop, plain runs (no exploration)": lambda p=gen_program: plain_rate(p, coop_runs),
         }
         if detangle is not None:
             peers["detangle"] = lambda p=async_program: detangle_rate(p, detangle_runs,

@@ -430,6 +430,8 @@ def test_dump_signal_prints_a_dump_to_stderr_and_the_run_goes_on() -> None:
 
         def main():
             task = yield coop.spawn(napper(), name="napper")
+            yield  # napper parks in its sleep before the signal can come (under load the
+            # signal once came before napper's first step, and the dump said it was ready)
             print("ready", flush=True)
             yield coop.join(task)
             print("finished", flush=True)
