@@ -75,7 +75,8 @@ def _build_info(package: str) -> ModuleType | None:
 
 
 def select(package: str) -> None:
-    """Import the kernel's modules (``package._core._run``, ...), compiled or not."""
+    """Import the compiled modules (``package._core._run``, ``package.sync.lock``...), or
+    their ``.py`` sources when the pure-Python build runs."""
     global why_pure
     why_pure = _reason_to_stay_pure(package)
     if why_pure is None:
@@ -85,30 +86,55 @@ def select(package: str) -> None:
             return
         except ImportError as exc:  # say, built for another Python
             why_pure = f"the compiled kernel did not load ({exc})"
-            for name in COMPILED_MODULES:
-                sys.modules.pop(f"{package}.{name}", None)
-    importlib.import_module(f"{package}._core")  # the subpackage itself is plain Python
-    for name in COMPILED_MODULES:
-        module = _load_source(f"{package}.{name}", _HERE / BUILT_FROM[name])
-        parent, _, leaf = f"{package}.{name}".rpartition(".")
-        setattr(sys.modules[parent], leaf, module)  # as the import system does
+            for loaded in [m for m in sys.modules if m.startswith(f"{package}.")
+                           and m.partition(".")[2].partition(".")[0] in _SUBPACKAGES]:
+                del sys.modules[loaded]
+    for subpackage in _SUBPACKAGES:
+        # The package object first, its __init__ last: the import system would load the
+        # compiled modules its __init__ imports (an extension wins over a .py), so they must
+        # be in sys.modules, loaded from source, before it runs.
+        shell = _new_module(f"{package}.{subpackage}", _HERE / subpackage / "__init__.py",
+                            package_dir=_HERE / subpackage)
+        setattr(sys.modules[package], subpackage, shell)
+        for name in COMPILED_MODULES:
+            if name.startswith(f"{subpackage}."):
+                module = _load_source(f"{package}.{name}", _HERE / BUILT_FROM[name])
+                setattr(shell, name.rpartition(".")[2], module)  # as the import system does
+        _exec(shell)
 
 
-def _load_source(full_name: str, path: Path, package_dir: Path | None = None) -> ModuleType:
-    """Import ``path`` as the module (or, with ``package_dir``, the package) ``full_name``."""
+#: The subpackages that hold compiled modules, in import order.
+_SUBPACKAGES = tuple(dict.fromkeys(name.partition(".")[0] for name in COMPILED_MODULES))
+
+
+def _new_module(full_name: str, path: Path, package_dir: Path | None = None) -> ModuleType:
+    """The module (or, with ``package_dir``, the package) ``full_name`` made from ``path`` and
+    entered in sys.modules, not yet run."""
     spec = importlib.util.spec_from_file_location(
         full_name, path,
         submodule_search_locations=None if package_dir is None else [str(package_dir)])
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[full_name] = module
+    return module
+
+
+def _exec(module: ModuleType) -> ModuleType:
+    """Run a module made by _new_module; if it fails, it and its submodules are forgotten."""
+    full_name = module.__name__
+    assert module.__spec__ is not None and module.__spec__.loader is not None
     try:
-        spec.loader.exec_module(module)
+        module.__spec__.loader.exec_module(module)
     except BaseException:
         for loaded in [m for m in sys.modules if m == full_name or m.startswith(full_name + ".")]:
             del sys.modules[loaded]
         raise
     return module
+
+
+def _load_source(full_name: str, path: Path, package_dir: Path | None = None) -> ModuleType:
+    """Import ``path`` as the module (or, with ``package_dir``, the package) ``full_name``."""
+    return _exec(_new_module(full_name, path, package_dir))
 
 
 def _restore_class_docs(module: object, name: str) -> None:

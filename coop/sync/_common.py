@@ -74,6 +74,16 @@ def park(line: Line, scheduler: Scheduler, task: Task[Any], timeout: float | Non
     return line.park(task, tag)
 
 
+def name_label(family: str, name: str | None) -> str | int:
+    """What a primitive's ``name`` is made of: the ``name=`` given, or the next number of
+    ``family`` (``Lock#3``, formatted only when the name is read; see PrimitiveState)."""
+    if name is None:
+        return serial(family)
+    if not isinstance(name, str):
+        raise TypeError(f"{family}(name=...) takes a str, got {name!r}")
+    return name
+
+
 class PrimitiveState:
     """What every primitive's state starts with: its kind and name, and the scheduler it serves.
 
@@ -84,14 +94,24 @@ class PrimitiveState:
     successive runs.
     """
 
-    __slots__ = ("kind", "name", "scheduler", "thread")
+    __slots__ = ("family", "kind", "label", "scheduler", "thread")
 
-    def __init__(self, kind: str, name: str) -> None:
+    def __init__(self, kind: str, family: str, label: str | int) -> None:
+        # Subclasses that are made by the dozen per run (Event, Lock) set these fields
+        # themselves: a super().__init__ call costs as much as the rest of their set-up.
         self.kind = kind  # the public class's name, for messages
-        self.name = name  # made by make_name (numbered per base class, not per subclass)
+        self.family = family  # what default names are numbered by (the base class)
+        self.label = label  # from name_label: the name given or the number
         # The scheduler served (the first to use it), and the id of its thread.
         self.scheduler: Scheduler | None = None
         self.thread = 0
+
+    @property
+    def name(self) -> str:
+        """``Event#3``, or the ``name=`` given. Made when asked for: most primitives of a
+        small run are never named in a message."""
+        label = self.label
+        return label if isinstance(label, str) else f"{self.family}#{label}"
 
     def bind(self, scheduler: Scheduler) -> None:
         """A task of ``scheduler`` uses the primitive: make it that scheduler's, or refuse.

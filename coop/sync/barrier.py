@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..lowlevel import Effect, Scheduler, Task, WaitQueue, reschedule
-from ._common import PrimitiveState, check_count, check_timeout, make_name, park
+from ._common import PrimitiveState, check_count, check_timeout, name_label, park
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,8 @@ class BarrierState(PrimitiveState):
 
     __slots__ = ("generation", "parties", "waiters")
 
-    def __init__(self, kind: str, name: str, parties: int) -> None:
-        super().__init__(kind, name)
+    def __init__(self, kind: str, family: str, label: str | int, parties: int) -> None:
+        super().__init__(kind, family, label)
         self.parties = parties
         self.generation = 0
         self.waiters = WaitQueue(self.describe_wait)
@@ -87,7 +87,8 @@ class Barrier:
 
     def __init__(self, parties: int, *, name: str | None = None) -> None:
         parties = check_count(parties, "Barrier(parties)", 1)
-        self._state = BarrierState(type(self).__name__, make_name("Barrier", name), parties)
+        self._state = BarrierState(type(self).__name__, "Barrier",
+                                   name_label("Barrier", name), parties)
 
     @property
     def name(self) -> str:

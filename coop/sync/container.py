@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import lowlevel
 from ..lowlevel import Effect, Scheduler, Task
-from ._common import PrimitiveState, check_timeout, make_name, park
+from ._common import PrimitiveState, check_timeout, name_label, park
 
 
 @dataclass(frozen=True)
@@ -82,11 +82,12 @@ class ContainerState(PrimitiveState):
 
     __slots__ = ("capacity", "getters", "held_back", "level", "putters", "revoker")
 
-    def __init__(self, kind: str, name: str, capacity: float, init: float) -> None:
-        super().__init__(kind, name)
+    def __init__(self, kind: str, family: str, label: str | int, capacity: float,
+                 init: float) -> None:
+        super().__init__(kind, family, label)
         self.capacity = capacity
         self.level = init
-        self.held_back: float = 0
+        self.held_back: float = 0.0
         self.putters = ContainerLine(self.describe_put, self.serve)
         self.getters = ContainerLine(self.describe_get, self.serve)
         self.revoker = self.revoked
@@ -250,7 +251,7 @@ class Container:
         if not 0 <= init <= capacity or init == math.inf:
             raise ValueError(f"{kind}(init) must be finite and between 0 and the capacity "
                              f"{capacity!r}, got {init!r}")
-        self._state = ContainerState(kind, make_name(kind, name), capacity, init)
+        self._state = ContainerState(kind, kind, name_label(kind, name), capacity, init)
 
     @property
     def name(self) -> str:

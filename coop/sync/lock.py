@@ -14,7 +14,7 @@ from ._common import (
     PrimitiveState,
     check_timeout,
     holder_names,
-    make_name,
+    name_label,
     not_a_context_manager,
     park,
 )
@@ -56,8 +56,13 @@ class LockState(PrimitiveState):
 
     __slots__ = ("acquire", "guard", "owner", "revoker", "waiting")
 
-    def __init__(self, kind: str, name: str, release: Callable[[], None]) -> None:
-        super().__init__(kind, name)
+    def __init__(self, kind: str, label: str | int, release: Callable[[], None]) -> None:
+        # PrimitiveState's fields, set here: see its __init__.
+        self.kind = kind
+        self.family = "Lock"
+        self.label = label
+        self.scheduler: Scheduler | None = None
+        self.thread = 0
         self.owner: Task[Any] | None = None
         # The waiters in order, each with its Reacquirer or None: a dict, so that the hot
         # paths test and take with dict operations, and a cancelled waiter leaves in O(1).
@@ -229,7 +234,7 @@ class Lock:
     __slots__ = ("__weakref__", "_state")
 
     def __init__(self, *, name: str | None = None) -> None:
-        self._state = LockState(type(self).__name__, make_name("Lock", name), self.release)
+        self._state = LockState(type(self).__name__, name_label("Lock", name), self.release)
 
     @property
     def name(self) -> str:

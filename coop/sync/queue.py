@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Final, Generic, Literal, NoReturn, TypeVar
 
 from ..errors import CoopUsageError
 from ..lowlevel import Effect, Scheduler, Task, Throw, WaitQueue
-from ._common import PrimitiveState, check_timeout, get_ident, make_name, park
+from ._common import PrimitiveState, check_timeout, get_ident, name_label, park
 
 T = TypeVar("T")
 
@@ -94,7 +94,8 @@ class End(enum.Enum):
     def __repr__(self) -> str:
         return "coop.sync.END"
 
-    __str__ = __repr__
+    def __str__(self) -> str:  # not `__str__ = __repr__`: mypyc cannot alias a method
+        return "coop.sync.END"
 
 
 #: What :meth:`Queue.get_or_end` resumes with once the queue is shut down and empty: not an
@@ -145,8 +146,8 @@ class QueueState(PrimitiveState, Generic[T]):
                  "maxsize", "next", "overflow", "put_bound", "put_one", "putters", "revoker",
                  "shut_down", "take_one", "unfinished")
 
-    def __init__(self, kind: str, name: str, maxsize: int) -> None:
-        super().__init__(kind, name)
+    def __init__(self, kind: str, family: str, label: str | int, maxsize: int) -> None:
+        super().__init__(kind, family, label)
         self.maxsize = max(maxsize, 0)
         self.capacity = maxsize if maxsize > 0 else sys.maxsize
         # What the puts' fast paths test the size against: the capacity, and 0 once the
@@ -167,11 +168,13 @@ class QueueState(PrimitiveState, Generic[T]):
         self.overflow: deque[T] = deque()
         self.getters = QueueLine(self.describe_get)
         self.putters = QueueLine(self.describe_put)
-        self.all_done = WaitQueue(self.describe_join)
+        # Made when first needed, as are the effects of get_or_end() and async for: most
+        # queues are never joined, and a run may make many.
+        self.all_done: WaitQueue | None = None
         self.unfinished = 0
         self.get: QueueGet[T] = QueueGet(self, None)
-        self.get_or_end: Effect[T | Literal[End.END]] = QueueGetOrEnd(self, None)
-        self.next: QueueNext[T] = QueueNext(self, None)
+        self.get_or_end: Effect[T | Literal[End.END]] | None = None
+        self.next: QueueNext[T] | None = None
         # Bound once: every item handed to a waiting getter carries it.
         self.revoker = self.revoked
 
@@ -244,7 +247,7 @@ class QueueState(PrimitiveState, Generic[T]):
         # Not below 0 (asyncio's rule too): task_done() may have been called early, for
         # items still in the queue.
         self.unfinished = max(self.unfinished - count, 0)
-        if self.unfinished == 0:
+        if self.unfinished == 0 and self.all_done is not None:
             self.all_done.wake_all(None)
 
     def shutdown(self, immediate: bool) -> None:
@@ -452,6 +455,8 @@ class QueueJoin(Effect[None]):
             q.bind(scheduler)
         if q.unfinished == 0:
             return None
+        if q.all_done is None:
+            q.all_done = WaitQueue(q.describe_join)
         return q.all_done.park(task)
 
     def __repr__(self) -> str:
@@ -504,7 +509,8 @@ class Queue(Generic[T]):
         kind = type(self).__name__
         if isinstance(maxsize, bool) or not isinstance(maxsize, int):
             raise TypeError(f"{kind}(maxsize) must be an int, got {maxsize!r}")
-        self._state: QueueState[T] = self._discipline(kind, make_name(kind, name), maxsize)
+        self._state: QueueState[T] = self._discipline(kind, kind, name_label(kind, name),
+                                                            maxsize)
 
     @property
     def name(self) -> str:
@@ -570,6 +576,8 @@ class Queue(Generic[T]):
         """
         state = self._state
         if timeout is None:
+            if state.get_or_end is None:
+                state.get_or_end = QueueGetOrEnd(state, None)
             return state.get_or_end
         return QueueGetOrEnd(state, check_timeout(timeout, f"{state.name}.get_or_end"))
 
@@ -659,7 +667,7 @@ class Queue(Generic[T]):
         if state.unfinished <= 0:
             raise ValueError(f"{state.name}.task_done() called more times than items were put")
         state.unfinished -= 1
-        if state.unfinished == 0:
+        if state.unfinished == 0 and state.all_done is not None:
             state.all_done.wake_all(None)
 
     def join(self) -> Effect[None]:
@@ -680,7 +688,10 @@ class Queue(Generic[T]):
 
     def __anext__(self) -> Effect[T]:
         """The effect ``async for`` awaits: the next item, or the end of the loop."""
-        return self._state.next
+        state = self._state
+        if state.next is None:
+            state.next = QueueNext(state, None)
+        return state.next
 
     def __iter__(self) -> NoReturn:
         # A plain for loop cannot wait for an item (that takes a yield): say what can.

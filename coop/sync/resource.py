@@ -19,8 +19,8 @@ from ._common import (
     check_count,
     check_timeout,
     holder_names,
-    make_name,
     missing_yield,
+    name_label,
     park,
 )
 
@@ -100,8 +100,8 @@ class ResourceState(PrimitiveState):
 
     __slots__ = ("capacity", "counter", "heap", "revoker", "users", "waiting")
 
-    def __init__(self, kind: str, name: str, capacity: int) -> None:
-        super().__init__(kind, name)
+    def __init__(self, kind: str, family: str, label: str | int, capacity: int) -> None:
+        super().__init__(kind, family, label)
         self.capacity = capacity
         # The units in use, in the order they were had.
         self.users: list[Usage] = []
@@ -265,7 +265,7 @@ class PriorityResource:
     def __init__(self, capacity: int = 1, *, name: str | None = None) -> None:
         kind = type(self).__name__
         capacity = check_count(capacity, f"{kind}(capacity)", 1)
-        self._state = ResourceState(kind, make_name(kind, name), capacity)
+        self._state = ResourceState(kind, kind, name_label(kind, name), capacity)
 
     @property
     def name(self) -> str:

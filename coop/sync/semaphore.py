@@ -16,7 +16,7 @@ from ._common import (
     check_timeout,
     get_ident,
     holder_names,
-    make_name,
+    name_label,
     not_a_context_manager,
     park,
 )
@@ -40,9 +40,9 @@ class SemaphoreState(PrimitiveState):
 
     __slots__ = ("acquire", "bounded", "guard", "holders", "initial", "value", "waiters")
 
-    def __init__(self, kind: str, name: str, value: int, bounded: bool,
-                 release: Callable[[], None]) -> None:
-        super().__init__(kind, name)
+    def __init__(self, kind: str, family: str, label: str | int, value: int,
+                 bounded: bool, release: Callable[[], None]) -> None:
+        super().__init__(kind, family, label)
         self.value = value
         self.initial = value
         self.bounded = bounded
@@ -152,8 +152,8 @@ class Semaphore:
     def __init__(self, value: int = 1, *, name: str | None = None) -> None:
         kind = type(self).__name__
         value = check_count(value, f"{kind}(value)", 0)
-        self._state = SemaphoreState(kind, make_name(kind, name), value, self._bounded,
-                                     self.release)
+        self._state = SemaphoreState(kind, kind, name_label(kind, name), value,
+                                     self._bounded, self.release)
 
     @property
     def name(self) -> str:
